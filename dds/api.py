@@ -1,0 +1,165 @@
+"""The public functions: keep, data_function, load, set_store.
+
+``keep`` is the whole product: compute the call's signature, return the stored value if the store holds
+one for it, else run the function, store the result and point the path at it. Nothing is stored when the
+function raises, and the path keeps pointing at its previous value.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import time
+from typing import Any, Callable, TypeVar
+
+from . import options
+from .errors import ArgumentError, DamagedDataError, DataFunctionError, NotFoundError
+from .paths import validate_path
+from .runinfo import run_info
+from .signature import SignatureBuilder
+from .store import create_store
+from .store.base import Store
+
+log = logging.getLogger("dds")
+T = TypeVar("T")
+
+_store: Store | None = None
+
+
+def set_store(kind: str = "local", internal_dir: str | None = None, data_dir: str | None = None,
+              **store_options: Any) -> Store:
+    """Choose where values are kept: ``"local"`` (default ``./.dds``) or ``"memory"`` (this process only).
+
+    Without a call, ``DDS_STORE`` (kind) and ``DDS_DIR`` (the local store's directory) are read from the
+    environment when the store is first needed.
+    """
+    global _store
+    if internal_dir is not None:
+        store_options["internal_dir"] = internal_dir
+    if data_dir is not None:
+        store_options["data_dir"] = data_dir
+    _store = create_store(kind, **store_options)
+    return _store
+
+
+def get_store() -> Store:
+    """The current store (created from the environment on first use)."""
+    if _store is None:
+        kind = os.environ.get("DDS_STORE", "local")
+        directory = os.environ.get("DDS_DIR")
+        return set_store(kind, internal_dir=directory) if kind == "local" else set_store(kind)
+    return _store
+
+
+def keep(path: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Return ``fn(*args, **kwargs)``, from the store at ``path`` if it holds the value for this code.
+
+    The signature covers ``path``, ``fn``'s normalised code and everything it transitively reads (helpers,
+    constants, classes, upstream kept data) and the argument values. If the store has a value for that
+    signature it is loaded and ``fn`` does not run; otherwise ``fn`` runs and its result is stored.
+    """
+    path = validate_path(path)
+    if not callable(fn):
+        raise ArgumentError(
+            f"dds.keep({path!r}, ...) needs a function as second argument, got {type(fn).__name__} {fn!r}. "
+            f"Fix: dds.keep({path!r}, my_function, *args)."
+        )
+    store = get_store()
+    signature = SignatureBuilder(load_sig=store.get_ref).call_signature(path, fn, args, kwargs)
+    sig = signature.sig
+    name = _function_name(fn)
+    if options.get_option("extra_debug"):
+        log.debug("signature tree of %s: %s", path, signature.tree)
+    meta = store.read_meta(sig)
+    if meta is not None:
+        try:
+            value = store.read(sig, meta)
+        except DamagedDataError:
+            if options.get_option("on_damage") != "recompute":
+                raise
+            log.warning("dds: %s (%s): stored value is damaged, recomputing", path, name)
+        else:
+            if store.get_ref(path) != sig:
+                store.set_ref(path, sig)
+            log.info("dds: loaded   %s (%s) [%s]", path, name, sig[:10])
+            return value
+    started = time.time()
+    t0 = time.perf_counter()
+    try:
+        value = fn(*args, **kwargs)
+    except Exception as exc:
+        raise DataFunctionError(
+            f"{name} raised {type(exc).__name__} while computing {path}: {exc}. Nothing was stored; "
+            f"{path} still holds its previous value, if any. Fix the error and run again."
+        ) from exc
+    duration = time.perf_counter() - t0
+    record = {
+        "path": path,
+        "function": name,
+        "signature": sig,
+        "tree": signature.tree,
+        "run": run_info(started, duration, _source_file(fn)),
+    }
+    store.write(sig, value, record)
+    store.set_ref(path, sig)
+    log.info("dds: computed %s (%s) in %.3fs [%s]", path, name, duration, sig[:10])
+    return value
+
+
+def load(path: str) -> Any:
+    """The value stored at ``path`` (NotFoundError naming the path and the store if there is none)."""
+    path = validate_path(path)
+    store = get_store()
+    sig = store.get_ref(path)
+    meta = store.read_meta(sig) if sig is not None else None
+    if meta is None:
+        raise NotFoundError(
+            f"Nothing is stored at {path} in the {store.describe()}. Fix: run the pipeline step that keeps it "
+            f"(dds.keep({path!r}, fn) or a @dds.data_function({path!r})) first, or check the store with "
+            "dds.set_store(...) / DDS_DIR."
+        )
+    return store.read(sig, meta)
+
+
+load.__dds_load__ = True  # type: ignore[attr-defined]  # lets signatures depend on what load() reads
+
+
+class DataFunction:
+    """A function whose every call is ``dds.keep(path, fn, *args, **kwargs)``."""
+
+    def __init__(self, fn: Callable, path: str):
+        functools.update_wrapper(self, fn)
+        self.__dds_keep_path__ = path
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return keep(self.__dds_keep_path__, self.__wrapped__, *args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<dds data function {_function_name(self.__wrapped__)} -> {self.__dds_keep_path__}>"
+
+
+def data_function(path: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Decorator: ``@data_function("/path")`` makes every call of the function a :func:`keep` at ``path``."""
+    path = validate_path(path)
+
+    def decorate(fn: Callable[..., T]) -> Callable[..., T]:
+        if not callable(fn):
+            raise ArgumentError(f"@dds.data_function({path!r}) decorates functions, not {type(fn).__name__}.")
+        return DataFunction(fn, path)  # type: ignore[return-value]
+
+    return decorate
+
+
+dds_function = data_function
+
+
+def _function_name(fn: Callable) -> str:
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
+    return f"{module}.{qualname}" if module else qualname
+
+
+def _source_file(fn: Callable) -> str | None:
+    code = getattr(getattr(fn, "__wrapped__", fn), "__code__", None)
+    return code.co_filename if code is not None else None

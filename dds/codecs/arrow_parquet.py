@@ -1,0 +1,22 @@
+"""pyarrow Table <-> Parquet; read back as a Table with the identical schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._parquet import read_table, write_table
+from .base import Codec, is_exactly
+
+
+class ArrowParquetCodec(Codec):
+    name = "arrow.parquet"
+    file_name = "data.parquet"
+
+    def handles(self, value: Any) -> bool:
+        return is_exactly(value, "pyarrow", "Table")
+
+    def write(self, value: Any, fs: Any, path: str) -> None:
+        write_table(value, fs, path)
+
+    def read(self, fs: Any, path: str) -> Any:
+        return read_table(fs, path)

@@ -1,0 +1,60 @@
+"""The codec protocol: how one kind of value becomes files inside a blob folder, and back.
+
+A codec is chosen by the value's type (``handles``) and recorded by ``name`` in the blob's metadata, so the
+same codec decodes it later, even after other codecs were registered. Type tests look at ``sys.modules``
+instead of importing, so ``import dds`` never pays for pandas, pyarrow or numpy.
+"""
+
+from __future__ import annotations
+
+import abc
+import sys
+from typing import Any
+
+from ..errors import CodecError
+
+
+class Codec(abc.ABC):
+    """One value type <-> one file (or directory) named ``file_name`` inside a blob folder."""
+
+    name: str  # stable id recorded in metadata, e.g. "pandas.parquet"; never rename a released codec
+    file_name: str  # what ``write`` creates inside the blob folder, e.g. "data.parquet"
+
+    @abc.abstractmethod
+    def handles(self, value: Any) -> bool:
+        """Whether this codec stores values like ``value`` (a cheap type test, never a conversion)."""
+
+    @abc.abstractmethod
+    def write(self, value: Any, fs: Any, path: str) -> None:
+        """Write ``value`` at ``path`` (a file or directory) on the fsspec file system ``fs``."""
+
+    @abc.abstractmethod
+    def read(self, fs: Any, path: str) -> Any:
+        """Decode what ``write`` wrote at ``path``."""
+
+    def __repr__(self) -> str:
+        return f"<codec {self.name}>"
+
+
+class NotSuitable(CodecError):
+    """Raised by ``write`` before writing anything when this particular value cannot be represented
+    (e.g. a DataFrame column mixing ints and strings): the store then falls back to pickle."""
+
+
+def loaded_class(module: str, name: str) -> type | None:
+    """``module.name`` if ``module`` is already imported, else None (nothing gets imported)."""
+    mod = sys.modules.get(module)
+    return getattr(mod, name, None) if mod is not None else None
+
+
+def is_exactly(value: Any, module: str, name: str) -> bool:
+    """True if ``type(value)`` is ``module.name`` itself (subclasses go to pickle, so their type survives)."""
+    cls = loaded_class(module, name)
+    return cls is not None and type(value) is cls
+
+
+def local_path(fs: Any, path: str) -> str | None:
+    """The plain OS path if ``fs`` is the local file system (lets libraries write without a copy)."""
+    protocol = getattr(fs, "protocol", ())
+    protocols = (protocol,) if isinstance(protocol, str) else tuple(protocol)
+    return path if "file" in protocols else None

@@ -1,0 +1,31 @@
+"""Process-wide options (``dds.set_option`` / ``dds.get_option``), validated when set."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import ArgumentError
+
+_CHOICES: dict[str, tuple[Any, ...]] = {
+    # What keep does when a stored value fails verification: raise a DamagedDataError, or recompute it.
+    "on_damage": ("raise", "recompute"),
+    # Log every signature tree computed (at DEBUG level of the "dds" logger).
+    "extra_debug": (False, True),
+}
+_values: dict[str, Any] = {name: choices[0] for name, choices in _CHOICES.items()}
+
+
+def set_option(name: str, value: Any) -> None:
+    """Set option ``name``; unknown names and values are refused with the list of valid ones."""
+    if name not in _CHOICES:
+        raise ArgumentError(f"Unknown dds option {name!r}. Known options: {', '.join(sorted(_CHOICES))}.")
+    if value not in _CHOICES[name] or type(value) is not type(_CHOICES[name][0]):
+        raise ArgumentError(f"Option {name!r} accepts {_CHOICES[name]!r}, not {value!r}.")
+    _values[name] = value
+
+
+def get_option(name: str) -> Any:
+    """Current value of option ``name``."""
+    if name not in _values:
+        raise ArgumentError(f"Unknown dds option {name!r}. Known options: {', '.join(sorted(_CHOICES))}.")
+    return _values[name]

@@ -1,0 +1,50 @@
+"""Validation of store paths such as ``/group/name``.
+
+A store path becomes a file name under ``data_dir`` and a key in the store's index, so anything that could
+escape the store, collide with another path or confuse a file system is refused here, before any I/O.
+"""
+
+from __future__ import annotations
+
+from .errors import PathError
+
+_MAX_PART_BYTES = 200  # leaves room for temporary suffixes under the usual 255-byte file name limit
+_FORBIDDEN_PARTS = {".", ".."}
+_FIX = "Use an absolute path made of non-empty names separated by '/', for example '/group/name'."
+
+
+def validate_path(path: object) -> str:
+    """Return ``path`` unchanged if it is a valid store path, else raise :class:`PathError`."""
+    if not isinstance(path, str):
+        raise PathError(f"Store path {path!r} is a {type(path).__name__}, not a str. {_FIX}")
+    if not path.startswith("/"):
+        raise PathError(f"Store path {path!r} is relative: it must start with '/'. {_FIX}")
+    if path == "/":
+        raise PathError(f"Store path {path!r} names the store root, not a value. {_FIX}")
+    for part in path[1:].split("/"):
+        _check_part(path, part)
+    return path
+
+
+def _check_part(path: str, part: str) -> None:
+    if part == "":
+        raise PathError(f"Store path {path!r} has an empty part ('//' or a trailing '/'). {_FIX}")
+    if part in _FORBIDDEN_PARTS:
+        raise PathError(f"Store path {path!r} contains {part!r}, which could leave the store. {_FIX}")
+    if "\\" in part:
+        raise PathError(f"Store path {path!r} contains a backslash, a separator on Windows. {_FIX}")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in part):
+        raise PathError(f"Store path {path!r} contains a control character (NUL, newline ...). {_FIX}")
+    try:
+        size = len(part.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise PathError(f"Store path {path!r} is not valid unicode (lone surrogate). {_FIX}") from None
+    if size > _MAX_PART_BYTES:
+        raise PathError(
+            f"Store path {path!r} has a part of {size} bytes; at most {_MAX_PART_BYTES} are allowed. {_FIX}"
+        )
+
+
+def path_parts(path: str) -> list[str]:
+    """The names of a validated path, root first: ``'/a/b'`` -> ``['a', 'b']``."""
+    return validate_path(path)[1:].split("/")

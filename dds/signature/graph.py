@@ -1,0 +1,450 @@
+"""Build the Merkle signature of a call: walk every piece of user code it reaches, then hash bottom-up.
+
+Each piece of user code (function, class, module referenced as a value) is a *unit*. A unit's *local*
+digest covers its normalised AST and a token for every outside name it reads; a token is either a value
+digest, a library's name and version, or a reference to another unit by its key. A unit's signature is
+its local digest plus the signatures of the units it references, so a change anywhere below changes
+everything above and nothing beside. Recursion (a unit reaching itself) is handled by hashing each
+strongly connected component as a whole. The walk and the hashing are iterative: a chain of thousands of
+helpers does not hit Python's recursion limit.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import importlib
+import sys
+import types
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..errors import SignatureError, SourceUnavailableError, UnhashableValueError
+from .digest import digest
+from .modules import is_user_module, library_version
+from .normalize import CodeShape, ImportTarget, code_shape
+from .source import class_node, function_node
+from .values import ValueHasher, preview
+
+#: Bump when the signature scheme changes, so old stored values are not mistaken for new ones.
+SCHEME = "dds-signature-1"
+
+_MISSING = object()
+
+
+@dataclass(eq=False)
+class Unit:
+    """One node of the signature graph."""
+
+    key: str
+    kind: str  # "function", "class", "module" or "call"
+    obj: Any
+    local: str = ""
+    refs: list["Unit"] = field(default_factory=list)
+    deps: list[list] = field(default_factory=list)  # [name, token, ref key or None, preview or None]
+    sig: str = ""
+    where: str = ""  # file:line, for messages and `why`
+
+
+@dataclass
+class CallSignature:
+    """The signature of one ``keep`` call and the tree that explains it."""
+
+    sig: str
+    tree: dict
+
+
+# -- memoised static analysis ---------------------------------------------------------------------
+_shapes: dict[int, tuple[Any, CodeShape | None]] = {}
+
+
+def _function_shape(code: types.CodeType) -> CodeShape | None:
+    """Static shape of a function's code; None when it has no source at all (exec'd code)."""
+    cached = _shapes.get(id(code))
+    if cached is not None and cached[0] is code:
+        return cached[1]
+    try:
+        shape: CodeShape | None = code_shape(function_node(code), keep_decorators=False)
+    except SourceUnavailableError:
+        if not code.co_filename.startswith("<") or _has_linecache(code.co_filename):
+            raise
+        shape = None
+    _shapes[id(code)] = (code, shape)
+    return shape
+
+
+def _has_linecache(filename: str) -> bool:
+    import linecache
+
+    return bool(linecache.getlines(filename))
+
+
+def _class_shape(cls: type) -> CodeShape:
+    cached = _shapes.get(id(cls))
+    if cached is not None and cached[0] is cls:
+        return cached[1]
+    shape = code_shape(class_node(cls), keep_decorators=True)
+    _shapes[id(cls)] = (cls, shape)
+    return shape
+
+
+def _bytecode_digest(code: types.CodeType) -> str:
+    """Fallback for code with no source (created by exec): hash the compiled code itself."""
+    parts: list[str | bytes] = [code.co_code, ",".join(code.co_names), str(code.co_argcount),
+                                str(code.co_kwonlyargcount), str(code.co_flags)]
+    for const in code.co_consts:
+        parts.append(_bytecode_digest(const) if isinstance(const, types.CodeType) else repr(const))
+    return digest("bytecode", *parts)
+
+
+# -- the builder ----------------------------------------------------------------------------------
+class SignatureBuilder:
+    """Computes call signatures. ``load_sig(path)`` returns what the store holds at a path (or None)."""
+
+    def __init__(self, load_sig: Callable[[str], str | None] = lambda path: None):
+        self._load_sig = load_sig
+        self._units: dict[int, Unit] = {}
+        self._keys: set[str] = set()
+        self._pending: list[Unit] = []
+        self._current: Unit | None = None
+        self._reading = ""
+        self._keepalive: list[Any] = []
+        self._hasher = ValueHasher(self._object_token, self._describe)
+
+    # public ------------------------------------------------------------------------------------
+    def call_signature(self, path: str, fn: Callable, args: tuple, kwargs: dict) -> CallSignature:
+        root = Unit(key=f"call:{path}", kind="call", obj=None, where=path)
+        self._current = root
+        self._reading = "the function"
+        fn_token = self._token(fn)
+        self._reading = "the arguments"
+        args_token = self._token(tuple(args))
+        kwargs_token = self._token(dict(sorted(kwargs.items())))
+        root.deps = [["function", fn_token, _ref_key(fn_token), None],
+                     ["args", args_token, None, None], ["kwargs", kwargs_token, None, None]]
+        root.local = digest("call", SCHEME, path, fn_token, args_token, kwargs_token)
+        self._drain()
+        _merkle(root)
+        return CallSignature(root.sig, _tree(root))
+
+    def value_digest(self, value: Any) -> str:
+        """Digest of a single value (no references to user code may be involved)."""
+        return self._hasher.token(value)
+
+    # walking -----------------------------------------------------------------------------------
+    def _drain(self) -> None:
+        while self._pending:
+            unit = self._pending.pop()
+            self._current = unit
+            {"function": self._analyse_function, "class": self._analyse_class,
+             "module": self._analyse_module}[unit.kind](unit)
+
+    def _unit(self, obj: Any, kind: str, key: str) -> Unit:
+        unit = self._units.get(id(obj))
+        if unit is not None and unit.obj is obj:
+            return unit
+        final, n = key, 1
+        while final in self._keys:
+            n += 1
+            final = f"{key}#{n}"
+        unit = Unit(key=final, kind=kind, obj=obj)
+        self._keys.add(final)
+        self._units[id(obj)] = unit
+        self._keepalive.append(obj)
+        self._pending.append(unit)
+        return unit
+
+    def _ref(self, obj: Any, kind: str, key: str) -> str:
+        unit = self._unit(obj, kind, key)
+        if unit not in self._current.refs:
+            self._current.refs.append(unit)
+        return "ref:" + unit.key
+
+    def _token(self, value: Any) -> str:
+        return self._hasher.token(value)
+
+    def _dep(self, unit: Unit, name: str, value: Any) -> None:
+        self._reading = name
+        token = self._token(value) if value is not _MISSING else digest("unresolved", name)
+        unit.deps.append([name, token, _ref_key(token), preview(value) if value is not _MISSING else "<undefined>"])
+
+    def _describe(self) -> str:
+        unit = self._current
+        if unit is None:
+            return ""
+        if unit.kind == "call":
+            return f"While computing the signature of {unit.where} ({self._reading}): "
+        return f"While hashing {unit.kind} {unit.key} ({unit.where}), which reads {self._reading!r}: "
+
+    # tokens of non-data objects ------------------------------------------------------------------
+    def _object_token(self, obj: Any) -> str | None:
+        if isinstance(obj, _LibraryAttr):
+            return obj.token
+        if hasattr(obj, "__dds_keep_path__") and hasattr(obj, "__wrapped__"):
+            return digest("data_function", obj.__dds_keep_path__, self._token(obj.__wrapped__))
+        if isinstance(obj, types.FunctionType):
+            module = obj.__module__ or ""
+            if module == "dds" or module.startswith("dds."):
+                return digest("dds", obj.__qualname__)
+            if is_user_module(module):
+                return self._ref(obj, "function", f"{module}:{obj.__qualname__}")
+            return _library_token(module, obj.__qualname__)
+        if isinstance(obj, type):
+            if is_user_module(obj.__module__):
+                return self._ref(obj, "class", f"{obj.__module__}:{obj.__qualname__}")
+            return _library_token(obj.__module__, obj.__qualname__)
+        if isinstance(obj, types.ModuleType):
+            if is_user_module(obj.__name__):
+                return self._ref(obj, "module", f"module:{obj.__name__}")
+            return _library_token(obj.__name__, "")
+        if isinstance(obj, functools.partial):
+            return digest("partial", self._token(obj.func), self._token(obj.args), self._token(obj.keywords))
+        if isinstance(obj, types.MethodType):
+            return digest("method", self._token(obj.__func__), self._token(obj.__self__))
+        if isinstance(obj, (staticmethod, classmethod)):
+            return digest(type(obj).__name__, self._token(obj.__func__))
+        if isinstance(obj, property):
+            return digest("property", self._token(obj.fget), self._token(obj.fset), self._token(obj.fdel))
+        if isinstance(obj, (types.BuiltinFunctionType, types.WrapperDescriptorType, types.MethodDescriptorType,
+                            types.MethodWrapperType, types.ClassMethodDescriptorType)):
+            owner = getattr(obj, "__self__", None)
+            name = getattr(obj, "__qualname__", obj.__name__)
+            if owner is None or isinstance(owner, types.ModuleType):
+                return _library_token(getattr(obj, "__module__", None) or getattr(owner, "__name__", "builtins"), name)
+            return digest("bound-builtin", name, self._token(owner))
+        wrapped = getattr(obj, "__wrapped__", _MISSING)
+        if wrapped is not _MISSING and callable(obj):  # functools.lru_cache and similar wrappers
+            return digest("wrapper", self._token(type(obj)), self._token(wrapped))
+        tp = type(obj)
+        if is_user_module(tp.__module__):
+            return self._hasher.instance_token(obj)
+        name = getattr(obj, "__name__", None)
+        if callable(obj) and isinstance(name, str):  # e.g. numpy ufuncs
+            return digest("library-callable", _library_token(tp.__module__, tp.__qualname__), name)
+        return None
+
+    # unit analyses -------------------------------------------------------------------------------
+    def _analyse_function(self, unit: Unit) -> None:
+        fn = unit.obj
+        code = fn.__code__
+        unit.where = f"{code.co_filename}:{code.co_firstlineno}"
+        shape = _function_shape(code)
+        if shape is None:
+            ast_digest = _bytecode_digest(code)
+            free = [(n, ()) for n in _code_names(code)]
+            shape = CodeShape(ast_digest=ast_digest, free=free)
+        self._dep(unit, "(defaults)", (fn.__defaults__, fn.__kwdefaults__))
+        self._read_names(unit, shape, lambda name: _lookup_function_name(fn, code, name),
+                         package=_package_of(fn.__module__, fn.__globals__))
+        unit.local = digest("function", shape.ast_digest, *_dep_parts(unit))
+
+    def _analyse_class(self, unit: Unit) -> None:
+        cls = unit.obj
+        module = sys.modules.get(cls.__module__)
+        namespace = vars(module) if module is not None else {}
+        shape = _class_shape(cls)
+        unit.where = f"{getattr(module, '__file__', '?')} class {cls.__qualname__}"
+        self._dep(unit, "(bases)", tuple(cls.__bases__))
+        self._read_names(unit, shape, lambda name: _lookup(namespace, name),
+                         package=_package_of(cls.__module__, namespace))
+        for name, value in sorted(vars(cls).items()):
+            if _is_plain_class_attribute(name, value):
+                try:
+                    self._dep(unit, f"(attribute) {name}", value)
+                except UnhashableValueError:
+                    unit.deps.append([f"(attribute) {name}", digest("unhashable", type(value).__qualname__), None, None])
+        unit.local = digest("class", shape.ast_digest, *_dep_parts(unit))
+
+    def _analyse_module(self, unit: Unit) -> None:
+        module = unit.obj
+        filename = getattr(module, "__file__", None)
+        unit.where = filename or module.__name__
+        if not filename:
+            unit.local = digest("module-no-source", module.__name__)
+            return
+        from .source import parse_file
+        import ast
+
+        tree = parse_file(filename).tree
+        unit.local = digest("module", ast.dump(tree, annotate_fields=False, include_attributes=False))
+
+    def _read_names(self, unit: Unit, shape: CodeShape, lookup: Callable[[str], Any], package: str | None) -> None:
+        for name, chain in shape.free:
+            self._dep(unit, ".".join((name,) + chain), _follow(lookup(name), chain, name))
+        for local, chain in shape.import_uses:
+            target = shape.imports[local]
+            value = _import_target(target, package)
+            label = _import_label(target) + "".join("." + c for c in chain)
+            self._dep(unit, label, _follow(value, chain, label))
+        for name, chain, path in shape.literal_calls:
+            callee = _follow(lookup(name), chain, name)
+            if getattr(callee, "__dds_load__", False):
+                stored = self._load_sig(path)
+                unit.deps.append([f"load({path})", digest("load", path, stored or "absent"), None, None])
+
+
+# -- helpers --------------------------------------------------------------------------------------
+class _LibraryAttr:
+    """Stands for ``library_module.some.attr``: identified by name and version, never by value."""
+
+    def __init__(self, module: str, chain: tuple[str, ...]):
+        self.token = _library_token(module, ".".join(chain))
+
+
+def _library_token(module: str, qualname: str) -> str:
+    return digest("library", module, qualname, library_version(module))
+
+
+def _follow(value: Any, chain: tuple[str, ...], label: str) -> Any:
+    """Follow an attribute chain through modules; stop at the first object that is not a module."""
+    for i, attr in enumerate(chain):
+        if value is _MISSING or not isinstance(value, types.ModuleType):
+            return value
+        if not is_user_module(value.__name__):
+            return _LibraryAttr(value.__name__, chain[i:])
+        value = getattr(value, attr, _MISSING)
+    return value
+
+
+def _lookup(namespace: dict, name: str) -> Any:
+    if name in namespace:
+        return namespace[name]
+    b = namespace.get("__builtins__", builtins)
+    b = vars(b) if isinstance(b, types.ModuleType) else b
+    return b.get(name, _MISSING)
+
+
+def _lookup_function_name(fn: types.FunctionType, code: types.CodeType, name: str) -> Any:
+    if name in code.co_freevars and fn.__closure__:
+        cell = fn.__closure__[code.co_freevars.index(name)]
+        try:
+            return cell.cell_contents
+        except ValueError:  # the enclosing function has not assigned it yet
+            return _MISSING
+    return _lookup(fn.__globals__, name)
+
+
+def _package_of(module_name: str | None, namespace: dict) -> str | None:
+    package = namespace.get("__package__")
+    if package is None and module_name:
+        package = module_name.rpartition(".")[0]
+    return package
+
+
+def _import_target(target: ImportTarget, package: str | None) -> Any:
+    try:
+        name = target.module
+        if target.level:
+            name = importlib.util.resolve_name("." * target.level + target.module, package or "")
+        module = sys.modules.get(name) or importlib.import_module(name)
+    except (ImportError, ValueError):
+        return _MISSING
+    if target.attr is None:
+        return module
+    value = getattr(module, target.attr, _MISSING)
+    if value is _MISSING:  # ``from package import submodule`` before it was imported
+        try:
+            value = importlib.import_module(f"{name}.{target.attr}")
+        except ImportError:
+            return _MISSING
+    return value
+
+
+def _import_label(target: ImportTarget) -> str:
+    base = "." * target.level + target.module
+    return f"import {base}" if target.attr is None else f"from {base} import {target.attr}"
+
+
+def _code_names(code: types.CodeType) -> list[str]:
+    names: list[str] = []
+    stack = [code]
+    while stack:
+        current = stack.pop()
+        names.extend(n for n in current.co_names + current.co_freevars if n not in names)
+        stack.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
+    return names
+
+
+def _is_plain_class_attribute(name: str, value: Any) -> bool:
+    if name.startswith("__") and name.endswith("__"):
+        return False
+    return not isinstance(value, (types.FunctionType, staticmethod, classmethod, property))
+
+
+def _ref_key(token: str) -> str | None:
+    return token[4:] if token.startswith("ref:") else None
+
+
+def _dep_parts(unit: Unit) -> list[str]:
+    parts: list[str] = []
+    for name, token, _, _ in unit.deps:
+        parts += [name, token]
+    return parts
+
+
+def _merkle(root: Unit) -> None:
+    """Assign ``sig`` to every unit reachable from ``root`` (iterative Tarjan, sinks first)."""
+    index: dict[int, int] = {}
+    low: dict[int, int] = {}
+    on_stack: set[int] = set()
+    stack: list[Unit] = []
+    counter = 0
+    work: list[tuple[Unit, int]] = [(root, 0)]
+    while work:
+        unit, i = work.pop()
+        uid = id(unit)
+        if i == 0:
+            index[uid] = low[uid] = counter
+            counter += 1
+            stack.append(unit)
+            on_stack.add(uid)
+        if i < len(unit.refs):
+            work.append((unit, i + 1))
+            child = unit.refs[i]
+            cid = id(child)
+            if cid not in index:
+                work.append((child, 0))
+            elif cid in on_stack:
+                low[uid] = min(low[uid], index[cid])
+            continue
+        if low[uid] == index[uid]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(id(member))
+                component.append(member)
+                if member is unit:
+                    break
+            _sign_component(component)
+        if work:
+            parent = work[-1][0]
+            low[id(parent)] = min(low[id(parent)], low[uid])
+
+
+def _sign_component(component: list[Unit]) -> None:
+    if len(component) == 1 and component[0] not in component[0].refs:
+        unit = component[0]
+        unit.sig = digest("unit", unit.local, *(r.sig for r in unit.refs))
+        return
+    members = set(map(id, component))
+    parts = []
+    for unit in sorted(component, key=lambda u: u.key):
+        refs = [("scc:" + r.key) if id(r) in members else r.sig for r in unit.refs]
+        parts.append(digest("member", unit.key, unit.local, *refs))
+    group = digest("component", *parts)
+    for unit in component:
+        unit.sig = digest("in-component", unit.key, group)
+
+
+def _tree(root: Unit) -> dict:
+    """A JSON-ready description of every unit: what ``why`` diffs between two runs."""
+    units: dict[str, dict] = {}
+    todo = [root]
+    while todo:
+        unit = todo.pop()
+        if unit.key in units:
+            continue
+        units[unit.key] = {"kind": unit.kind, "sig": unit.sig, "local": unit.local, "where": unit.where,
+                           "deps": unit.deps}
+        todo.extend(unit.refs)
+    return {"scheme": SCHEME, "root": root.key, "units": units}

@@ -1,0 +1,224 @@
+"""Finding the source (AST node) of a live function or class.
+
+Files are parsed at most once per (path, size, mtime); notebook cells come from ``linecache``, where
+IPython registers them. Because the signature is computed from the file while the function that runs is
+the imported code, a file edited *after* it was imported would make dds store old results under the new
+code's signature. So when a file is newer than this process, the located function is compiled again and
+compared with the running code object; a mismatch is an error that says to reload.
+"""
+
+from __future__ import annotations
+
+import ast
+import linecache
+import os
+import time
+import tokenize
+import types
+from dataclasses import dataclass, field
+
+from ..errors import SourceUnavailableError
+
+_DEF_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+
+
+def _process_start_time() -> float:
+    """When this process started (Linux: from /proc), else when dds was imported."""
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        start_ticks = int(fields[19])
+        with open("/proc/stat", "rb") as f:
+            boot = next(int(line.split()[1]) for line in f if line.startswith(b"btime"))
+        return boot + start_ticks / os.sysconf("SC_CLK_TCK") - 1.0  # btime is rounded down to seconds
+    except (OSError, ValueError, IndexError, StopIteration, AttributeError):
+        return time.time()
+
+
+PROCESS_START = _process_start_time()
+
+
+@dataclass
+class ParsedModule:
+    """One parsed source file with indexes from (first line, name) to definition nodes."""
+
+    filename: str
+    tree: ast.Module
+    newer_than_process: bool
+    functions: dict[tuple[int, str], list[ast.AST]] = field(default_factory=dict)
+    top_level: dict[int, ast.stmt] = field(default_factory=dict)  # id(node) -> top-level statement
+    verified: set[int] = field(default_factory=set)  # ids of code objects checked against this source
+
+    def index(self) -> None:
+        for stmt in self.tree.body:
+            for node in ast.walk(stmt):
+                if isinstance(node, _DEF_NODES):
+                    name = "<lambda>" if isinstance(node, ast.Lambda) else node.name
+                    first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+                    self.functions.setdefault((first, name), []).append(node)
+                    self.top_level[id(node)] = stmt
+
+
+_parsed: dict[str, tuple[object, ParsedModule]] = {}
+_keepalive: dict[str, list[str]] = {}  # keeps linecache line lists alive so their id() keys stay unique
+
+
+def parse_file(filename: str) -> ParsedModule:
+    """Parse ``filename`` (a file, or a linecache entry such as a notebook cell), memoised."""
+    try:
+        st = os.stat(filename)
+    except OSError:
+        st = None
+    cached = _parsed.get(filename)
+    if st is not None:
+        key: object = (st.st_size, st.st_mtime_ns)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        try:
+            with tokenize.open(filename) as f:
+                text = f.read()
+        except (OSError, SyntaxError) as exc:
+            raise SourceUnavailableError(f"dds cannot read the source file {filename!r}: {exc}") from None
+    else:
+        lines = linecache.getlines(filename)
+        if not lines:
+            raise SourceUnavailableError(
+                f"dds cannot read the source of {filename!r} (code created by exec or a REPL that keeps no "
+                "source). Fix: define the function in a module file or a notebook cell."
+            )
+        key = ("text", id(lines))
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        _keepalive[filename] = lines
+        text = "".join(lines)
+    try:
+        tree = ast.parse(text, filename)
+    except SyntaxError as exc:
+        raise SourceUnavailableError(
+            f"dds cannot parse {filename!r} ({exc.msg}, line {exc.lineno}): the file on disk is not the code "
+            "that was imported. Fix: save a valid file and restart (or importlib.reload) the module."
+        ) from None
+    parsed = ParsedModule(filename, tree, newer_than_process=st is not None and st.st_mtime > PROCESS_START)
+    parsed.index()
+    _parsed[filename] = (key, parsed)
+    return parsed
+
+
+def function_node(code: types.CodeType) -> ast.AST:
+    """The def/lambda node that compiled to ``code``; SourceUnavailableError if it cannot be found."""
+    parsed = parse_file(code.co_filename)
+    candidates = parsed.functions.get((code.co_firstlineno, code.co_name), [])
+    if len(candidates) > 1:
+        candidates = _by_column(code, candidates)
+    if len(candidates) != 1:
+        raise SourceUnavailableError(
+            f"dds cannot find the source of {code.co_name!r} at {code.co_filename}:{code.co_firstlineno}: "
+            "the file changed after it was imported. Fix: restart (or importlib.reload) the module."
+        )
+    node = candidates[0]
+    if parsed.newer_than_process and id(code) not in parsed.verified:
+        _verify_against_code(parsed, node, code)
+        parsed.verified.add(id(code))
+        _code_keepalive.append(code)
+    return node
+
+
+_code_keepalive: list[types.CodeType] = []
+
+
+def _by_column(code: types.CodeType, candidates: list[ast.AST]) -> list[ast.AST]:
+    """Several lambdas on one line: pick the one whose body holds the code's first instruction."""
+    positions = [(p[0], p[2]) for p in code.co_positions() if p[0] is not None and p[2] is not None]
+    if not positions:
+        return candidates
+    first = min(positions)
+    inside = []
+    for node in candidates:
+        body = node.body if isinstance(node, ast.Lambda) else node
+        if (body.lineno, body.col_offset) <= first <= (body.end_lineno, body.end_col_offset):
+            inside.append(node)
+    return inside[-1:] if inside else candidates
+
+
+def _verify_against_code(parsed: ParsedModule, node: ast.AST, code: types.CodeType) -> None:
+    statement = parsed.top_level[id(node)]
+    try:
+        compiled = compile(ast.Module(body=[statement], type_ignores=[]), parsed.filename, "exec")
+    except (SyntaxError, ValueError):
+        compiled = None
+    twin = _find_code(compiled, code.co_name, code.co_firstlineno) if compiled else None
+    if twin is None or not _same_code(twin, code):
+        raise SourceUnavailableError(
+            f"{parsed.filename} changed on disk after {code.co_name!r} was imported in this process, so the "
+            "code that would run is not the code on disk. Fix: restart the process (or notebook kernel), "
+            "or importlib.reload() the module, then run again."
+        )
+
+
+def _find_code(code: types.CodeType, name: str, line: int) -> types.CodeType | None:
+    stack = [code]
+    while stack:
+        current = stack.pop()
+        if current.co_name == name and current.co_firstlineno == line:
+            return current
+        stack.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
+    return None
+
+
+def _same_code(a: types.CodeType, b: types.CodeType) -> bool:
+    if a.co_code != b.co_code or a.co_names != b.co_names or len(a.co_consts) != len(b.co_consts):
+        return False
+    for x, y in zip(a.co_consts, b.co_consts):
+        if isinstance(x, types.CodeType) and isinstance(y, types.CodeType):
+            if not _same_code(x, y):
+                return False
+        elif type(x) is not type(y) or x != y:
+            return False
+    return True
+
+
+def class_node(cls: type) -> ast.ClassDef:
+    """The ``class`` statement of ``cls``, found by qualified name (and method lines when ambiguous)."""
+    import inspect
+    import sys
+
+    module = sys.modules.get(cls.__module__)
+    filename = getattr(module, "__file__", None)
+    if filename is None:
+        try:
+            filename = inspect.getsourcefile(cls)
+        except (TypeError, OSError):
+            filename = None
+    if filename is None:
+        raise SourceUnavailableError(f"dds cannot find the source file of class {cls.__qualname__}")
+    parsed = parse_file(filename)
+    candidates = _class_candidates(parsed.tree, cls.__qualname__.split("."))
+    if len(candidates) > 1:
+        lines = [f.__code__.co_firstlineno for f in vars(cls).values() if isinstance(f, types.FunctionType)]
+        if lines:
+            candidates = [c for c in candidates if c.lineno <= lines[0] <= c.end_lineno] or candidates
+    if not candidates:
+        raise SourceUnavailableError(
+            f"dds cannot find class {cls.__qualname__} in {filename}: the file changed after it was "
+            "imported. Fix: restart (or importlib.reload) the module."
+        )
+    return candidates[-1]
+
+
+def _class_candidates(tree: ast.AST, parts: list[str]) -> list[ast.ClassDef]:
+    scopes: list[ast.AST] = [tree]
+    for i, part in enumerate(parts):
+        if part == "<locals>":
+            continue
+        last = i == len(parts) - 1
+        found = []
+        for scope in scopes:
+            for node in ast.walk(scope) if scope is not tree and parts[i - 1] == "<locals>" else getattr(scope, "body", []):
+                if node is scope:
+                    continue
+                if last and isinstance(node, ast.ClassDef) and node.name == part:
+                    found.append(node)
+                elif not last and isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == part:
+                    found.append(node)
+        scopes = found
+    return [s for s in scopes if isinstance(s, ast.ClassDef)]

@@ -1,0 +1,63 @@
+"""The small protocol every dds store implements.
+
+A store holds two things:
+
+* **blobs**, content addressed by signature: ``write(sig, value, meta)`` stores a value once, together with
+  its metadata; a blob is never modified afterwards. The metadata file is written last, so its presence is
+  the commit point: a blob without metadata is an unfinished write and is never read.
+* **refs**, path addressed for people: ``set_ref(path, sig)`` makes a store path (``/group/name``) point
+  at a blob, replacing the previous pointer atomically.
+
+Stores know nothing about functions or ASTs; the signature is an opaque hex string to them.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, Iterator
+
+
+class Store(abc.ABC):
+    """Abstract store. Implementations: ``local`` (a directory), ``memory`` (this process only)."""
+
+    kind: str = "abstract"
+
+    @abc.abstractmethod
+    def read_meta(self, sig: str) -> dict | None:
+        """The committed metadata of blob ``sig``, or None if no complete blob has that signature.
+
+        Raises DamagedDataError if the metadata file exists but cannot be parsed.
+        """
+
+    @abc.abstractmethod
+    def write(self, sig: str, value: Any, meta: dict) -> dict:
+        """Store ``value`` as blob ``sig`` and return the committed metadata.
+
+        The codec is chosen from the value's type; the returned metadata is ``meta`` plus the store's own
+        fields (``codec``, ``files`` with sizes and checksums, ``stored_at``). Atomic: after a crash either
+        the complete blob and its metadata exist, or ``read_meta(sig)`` returns None.
+        """
+
+    @abc.abstractmethod
+    def read(self, sig: str, meta: dict | None = None) -> Any:
+        """Decode blob ``sig``, verifying sizes and checksums first (DamagedDataError when they differ)."""
+
+    @abc.abstractmethod
+    def get_ref(self, path: str) -> str | None:
+        """The signature ``path`` points to, or None."""
+
+    @abc.abstractmethod
+    def set_ref(self, path: str, sig: str) -> None:
+        """Point ``path`` at blob ``sig`` (and refresh the human-readable view), atomically."""
+
+    @abc.abstractmethod
+    def iter_refs(self) -> Iterator[tuple[str, str]]:
+        """Every ``(path, sig)`` pair, in path order."""
+
+    def describe(self) -> str:
+        """A short human description used in error messages, e.g. ``local store at ./.dds``."""
+        return f"{self.kind} store"
+
+    def iter_blob_sigs(self) -> Iterator[str]:
+        """Every committed signature (blobs with metadata), sorted; used by ``gc`` and ``verify``."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list its blobs")

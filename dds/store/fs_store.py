@@ -1,0 +1,328 @@
+"""The store logic, written once over an fsspec file system.
+
+``FsStore`` holds everything a store does (layout, codec choice, checksums, commit order, refs and their
+conflicts); subclasses only swap the few primitives that differ per file system: how a temporary directory
+is made, how it is moved into place, how a small file is replaced atomically, and how the view for people
+(``data_dir``) is refreshed. Layout under ``root``::
+
+    blobs/<sig>/<file_name>   the value, written once
+    meta/<sig>.json           its metadata; written last, so it is the commit point
+    refs/<path>.ref           the signature a store path points to
+    tmp/                      temporary names
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Iterator
+from urllib.parse import unquote
+
+from ..codecs import PICKLE, Codec, NotSuitable, codec_for, codec_named
+from ..errors import CodecError, DamagedDataError, NotFoundError, StoreError
+from ..paths import path_parts, validate_path
+from .base import Store
+
+log = logging.getLogger("dds.store")
+
+_SIG = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]{0,199}")
+_CHUNK = 1 << 20
+
+
+class FsStore(Store):
+    """A store rooted at ``root`` on the fsspec file system ``fs`` (no view for people by default)."""
+
+    kind = "fsspec"
+
+    def __init__(self, fs: Any, root: str) -> None:
+        self.fs = fs
+        self.root = root.rstrip("/")
+
+    def describe(self) -> str:
+        return f"{self.kind} store at {self.root}"
+
+    # ----------------------------------------------------------------- layout
+    def _at(self, *parts: str) -> str:
+        return "/".join((self.root, *parts))
+
+    def blob_dir(self, sig: str) -> str:
+        return self._at("blobs", _check_sig(sig))
+
+    def meta_file(self, sig: str) -> str:
+        return self._at("meta", _check_sig(sig) + ".json")
+
+    def ref_file(self, path: str) -> str:
+        parts = path_parts(path)
+        return self._at("refs", *map(_group_name, parts[:-1]), parts[-1] + ".ref")
+
+    def _group_dir(self, path: str) -> str:
+        return self._at("refs", *map(_group_name, path_parts(path)))
+
+    # ------------------------------------------------------------ blobs + meta
+    def read_meta(self, sig: str) -> dict | None:
+        where = self.meta_file(sig)
+        data = self._read_small(where)
+        if data is None:
+            return None
+        try:
+            meta = json.loads(data)
+        except ValueError as exc:
+            raise DamagedDataError(self._damaged(None, sig, f"its metadata {where} is not valid JSON ({exc})"))
+        if not (
+            isinstance(meta, dict)
+            and isinstance(meta.get("codec"), str)
+            and isinstance(meta.get("file_name"), str)
+            and isinstance(meta.get("files"), dict)
+        ):
+            raise DamagedDataError(self._damaged(None, sig, f"its metadata {where} lacks codec/file_name/files"))
+        return meta
+
+    def write(self, sig: str, value: Any, meta: dict) -> dict:
+        codec = codec_for(value)
+        try:
+            return self._write_with(codec, sig, value, meta)
+        except NotSuitable as exc:
+            log.warning("dds: storing %s with pickle: %s", meta.get("path") or sig, exc)
+            return self._write_with(PICKLE, sig, value, meta)
+
+    def _write_with(self, codec: Codec, sig: str, value: Any, meta: dict) -> dict:
+        blob = self.blob_dir(sig)
+        tmp = self._make_temp_dir()
+        try:
+            try:
+                codec.write(value, self.fs, f"{tmp}/{codec.file_name}")
+            except NotSuitable:
+                raise
+            except Exception as exc:
+                where = meta.get("path") or f"signature {sig}"
+                raise CodecError(
+                    f"Cannot store {where}: codec {codec.name!r} failed to write a "
+                    f"{type(value).__module__}.{type(value).__qualname__}: {exc}"
+                ) from exc
+            files = self._file_info(tmp)
+            if not files:
+                raise CodecError(f"Codec {codec.name!r} wrote no file for {meta.get('path') or sig}.")
+            full = {
+                **meta,
+                "codec": codec.name,
+                "file_name": codec.file_name,
+                "files": files,
+                "stored_at": datetime.now(timezone.utc).isoformat(),
+            }
+            encoded = json.dumps(full, indent=1, sort_keys=True).encode("utf-8")
+            self._sync_tree(tmp)
+            if not self._move_dir(tmp, blob):
+                settled = self._settle_existing(sig, blob, tmp, files)
+                if settled is not None:
+                    return settled
+            self._write_small(self.meta_file(sig), encoded)
+            return full
+        finally:
+            self._remove(tmp)
+
+    def _settle_existing(self, sig: str, blob: str, tmp: str, files: dict) -> dict | None:
+        """``blobs/<sig>`` already exists: keep a good one, replace an unfinished or damaged one.
+
+        Returns the committed metadata when another writer already finished the same blob.
+        """
+        theirs = self._file_info(blob)
+        try:
+            old = self.read_meta(sig)
+        except DamagedDataError:
+            old = None
+        if old is not None and old["files"] == theirs:
+            return old
+        if theirs != files:
+            self._swap_dir(tmp, blob)
+        return None
+
+    def read(self, sig: str, meta: dict | None = None) -> Any:
+        if meta is None:
+            meta = self.read_meta(sig)
+            if meta is None:
+                raise NotFoundError(f"No value with signature {sig} is in the {self.describe()}.")
+        self.verify(sig, meta)
+        where = meta.get("path") or f"signature {sig}"
+        try:
+            codec = codec_named(meta["codec"])
+        except CodecError as exc:
+            raise CodecError(f"Cannot load {where}: {exc}") from None
+        try:
+            return codec.read(self.fs, f"{self.blob_dir(sig)}/{meta['file_name']}")
+        except Exception as exc:
+            raise CodecError(
+                f"Cannot load {where}: codec {codec.name!r} failed to decode it ({type(exc).__name__}: {exc}). "
+                f"Re-run the function to recompute it."
+            ) from exc
+
+    def verify(self, sig: str, meta: dict) -> None:
+        """Check every file of blob ``sig`` against the sizes and checksums in ``meta``."""
+        blob = self.blob_dir(sig)
+        path = meta.get("path")
+        names = [meta.get("file_name"), *meta.get("files", {})]
+        if not meta.get("files") or not all(isinstance(n, str) and _safe_relative(n) for n in names):
+            raise DamagedDataError(self._damaged(path, sig, "its metadata lists no files or unsafe file names"))
+        for rel, want in sorted(meta["files"].items()):
+            try:
+                got = self._checksum(f"{blob}/{rel}")
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                raise DamagedDataError(self._damaged(path, sig, f"the file {rel} is missing")) from None
+            if got != want:
+                want = want if isinstance(want, dict) else {}
+                problem = (
+                    f"{rel} has {got['size']} bytes and checksum {got['checksum'][:16]}..., expected "
+                    f"{want.get('size')} bytes and checksum {str(want.get('checksum'))[:16]}..."
+                )
+                raise DamagedDataError(self._damaged(path, sig, problem))
+
+    def iter_blob_sigs(self) -> Iterator[str]:
+        """Every committed signature (those with metadata), sorted."""
+        names = (p.rsplit("/", 1)[-1] for p in self._find(self._at("meta")))
+        yield from sorted(n[: -len(".json")] for n in names if n.endswith(".json") and _SIG.fullmatch(n[:-5]))
+
+    # -------------------------------------------------------------------- refs
+    def get_ref(self, path: str) -> str | None:
+        where = self.ref_file(path)
+        data = self._read_small(where)
+        if data is None:
+            return None
+        sig = data.decode("ascii", "replace").strip()
+        if not _SIG.fullmatch(sig):
+            raise DamagedDataError(
+                f"The ref of {path} at {where} is damaged (it holds {sig[:60]!r}, not a signature). "
+                f"Delete it and re-run the function that stores {path}."
+            )
+        return sig
+
+    def set_ref(self, path: str, sig: str) -> None:
+        validate_path(path)
+        meta = self.read_meta(sig)
+        if meta is None:
+            raise StoreError(f"Cannot point {path} at signature {sig}: the {self.describe()} holds no such value.")
+        self._check_conflicts(path)
+        self._publish(path, sig, meta)
+        self._write_small(self.ref_file(path), f"{sig}\n".encode("ascii"))
+
+    def iter_refs(self) -> Iterator[tuple[str, str]]:
+        refs = self._at("refs")
+        found = []
+        for full in self._find(refs):
+            if not full.endswith(".ref"):
+                continue
+            parts = full[len(refs) + 1 : -len(".ref")].split("/")
+            path = "/" + "/".join([unquote(p) for p in parts[:-1]] + [parts[-1]])
+            try:
+                if self.ref_file(path) != full:  # not a name dds writes: ignore it
+                    continue
+            except Exception:  # noqa: BLE001 - an invalid path: not ours either
+                continue
+            sig = self.get_ref(path)
+            if sig is not None:
+                found.append((path, sig))
+        yield from sorted(found)
+
+    def _check_conflicts(self, path: str) -> None:
+        """A path is either a value or a group (it has values below it), never both."""
+        parts = path_parts(path)
+        for i in range(1, len(parts)):
+            prefix = "/" + "/".join(parts[:i])
+            if self.get_ref(prefix) is not None:
+                raise StoreError(
+                    f"Cannot store {path}: {prefix} already holds a value, and a path cannot be both a value "
+                    f"and a group. Store {path} under another name, or move {prefix} elsewhere."
+                )
+        for full in self._find(self._group_dir(path)):
+            if full.endswith(".ref"):
+                raise StoreError(
+                    f"Cannot store {path}: it is a group holding other values (such as the one in {full}), and a "
+                    f"path cannot be both a value and a group. Store {path} under another name."
+                )
+
+    # ---------------------------------------------- primitives (per file system)
+    def _make_temp_dir(self) -> str:
+        tmp = self._at("tmp", uuid.uuid4().hex)
+        self.fs.makedirs(tmp, exist_ok=True)
+        return tmp
+
+    def _remove(self, path: str) -> None:
+        if self.fs.exists(path):
+            self.fs.rm(path, recursive=True)
+
+    def _sync_tree(self, path: str) -> None:
+        """Make ``path`` durable before it is moved into place (nothing to do off disk)."""
+
+    def _move_dir(self, src: str, dst: str) -> bool:
+        """Move ``src`` to ``dst``; False (and nothing moved) if ``dst`` exists."""
+        if self.fs.exists(dst):
+            return False
+        self.fs.mv(src, dst, recursive=True)
+        return True
+
+    def _swap_dir(self, src: str, dst: str) -> None:
+        """Replace the directory ``dst`` with ``src``."""
+        self._remove(dst)
+        self.fs.mv(src, dst, recursive=True)
+
+    def _write_small(self, path: str, data: bytes) -> None:
+        self.fs.pipe_file(path, data)
+
+    def _read_small(self, path: str) -> bytes | None:
+        try:
+            return self.fs.cat_file(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def _publish(self, path: str, sig: str, meta: dict) -> None:
+        """Refresh the view for people of ``path``; stores without one do nothing."""
+
+    def _find(self, directory: str) -> list[str]:
+        try:
+            return self.fs.find(directory, withdirs=False)
+        except FileNotFoundError:
+            return []
+
+    def _delete_hint(self, sig: str) -> str:
+        return f"delete {self.blob_dir(sig)} and {self.meta_file(sig)}"
+
+    # ----------------------------------------------------------------- helpers
+    def _file_info(self, directory: str) -> dict:
+        """``{relative posix name: {"size", "checksum"}}`` for every file below ``directory``."""
+        return {
+            full[len(directory) + 1 :]: self._checksum(full) for full in sorted(self._find(directory))
+        }
+
+    def _checksum(self, path: str) -> dict:
+        digest = hashlib.blake2b()
+        size = 0
+        with self.fs.open(path, "rb") as f:
+            while chunk := f.read(_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+        return {"size": size, "checksum": digest.hexdigest()}
+
+    def _damaged(self, path: str | None, sig: str, problem: str) -> str:
+        what = f"The stored value of {path}" if path else f"The stored value with signature {sig}"
+        return (
+            f"{what} is damaged: {problem}. Blob: {self.blob_dir(sig)} in the {self.describe()}. "
+            f"Fix: {self._delete_hint(sig)}, or re-run the function to recompute it."
+        )
+
+
+def _check_sig(sig: object) -> str:
+    if not isinstance(sig, str) or not _SIG.fullmatch(sig):
+        raise StoreError(f"{sig!r} is not a signature (expected letters, digits, '_' or '-', at most 200).")
+    return sig
+
+
+def _group_name(part: str) -> str:
+    """Directory name of a group under ``refs/``: escaped so it never ends in '.ref' like a ref file."""
+    name = part.replace("%", "%25")
+    return name[: -len(".ref")] + "%2Eref" if name.endswith(".ref") else name
+
+
+def _safe_relative(name: str) -> bool:
+    return not name.startswith("/") and "\\" not in name and all(p not in ("", ".", "..") for p in name.split("/"))

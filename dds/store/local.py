@@ -1,0 +1,143 @@
+"""The ``local`` store: a directory on the OS file system (default ``./.dds``).
+
+Same logic as every store (``FsStore``); what is specific here is durability and atomicity with plain OS
+calls (``os.rename``/``os.replace`` inside one file system, fsync before a rename becomes visible), and
+the view for people: ``data_dir/<path>`` is a symlink to the blob's file, or a copy where symlinks are
+impossible, swapped in atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import uuid
+
+from ..errors import StoreError
+from ..paths import path_parts
+from . import atomic
+from .fs_store import FsStore
+
+
+class LocalStore(FsStore):
+    kind = "local"
+
+    def __init__(self, internal_dir: str | os.PathLike | None = None, data_dir: str | os.PathLike | None = None):
+        from fsspec.implementations.local import LocalFileSystem
+
+        root = os.path.abspath(os.path.expanduser(os.fspath(internal_dir or os.path.join(".", ".dds"))))
+        super().__init__(LocalFileSystem(), root)
+        self.data_root = (
+            os.path.abspath(os.path.expanduser(os.fspath(data_dir))) if data_dir else os.path.join(root, "data")
+        )
+
+    def describe(self) -> str:
+        return f"local store at {self.root}"
+
+    def data_path(self, path: str) -> str:
+        """Where people find ``path``: ``data_dir/<path>``."""
+        return os.path.join(self.data_root, *path_parts(path))
+
+    # ------------------------------------------------------------------ primitives
+    def _make_temp_dir(self) -> str:
+        tmp = atomic.temp_name(self._at("tmp"), "b-")
+        os.mkdir(tmp)
+        return tmp
+
+    def _remove(self, path: str) -> None:
+        atomic.remove(path)
+
+    def _sync_tree(self, path: str) -> None:
+        atomic.fsync_tree(path)
+
+    def _move_dir(self, src: str, dst: str) -> bool:
+        parent = os.path.dirname(dst)
+        os.makedirs(parent, exist_ok=True)
+        try:
+            os.rename(src, dst)  # atomic; refuses to replace a non-empty directory
+        except OSError:
+            if os.path.exists(dst):
+                return False
+            raise
+        atomic.fsync_dir(parent)
+        return True
+
+    def _swap_dir(self, src: str, dst: str) -> None:
+        aside = atomic.temp_name(self._at("tmp"), "old-")
+        os.rename(dst, aside)
+        os.rename(src, dst)
+        atomic.fsync_dir(os.path.dirname(dst))
+        atomic.remove(aside)
+
+    def _write_small(self, path: str, data: bytes) -> None:
+        _check_inside(self.root, path)
+        atomic.write_bytes(path, data, self._at("tmp"))
+
+    def _delete_hint(self, sig: str) -> str:
+        return f"delete it with `rm -r {shlex.quote(self.blob_dir(sig))} {shlex.quote(self.meta_file(sig))}`"
+
+    # ------------------------------------------------------------ view for people
+    def _publish(self, path: str, sig: str, meta: dict) -> None:
+        final = self.data_path(path)
+        parent = os.path.dirname(final)
+        _check_inside(self.data_root, final)
+        if os.path.isdir(final) and not os.path.islink(final) and self.get_ref(path) is None:
+            raise StoreError(
+                f"Cannot store {path}: {final} is a directory (holding other data, e.g. from a path below "
+                f"{path}), so {path} cannot be written there. Store {path} under another name, or remove {final}."
+            )
+        try:
+            os.makedirs(parent, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise StoreError(
+                f"Cannot store {path}: a file in the way of the directory {parent} exists (another path holds a "
+                f"value where {path} needs a group). Store {path} under another name."
+            ) from None
+        target = os.path.join(self.blob_dir(sig), meta["file_name"])
+        tmp = self._temp_near(parent)
+        try:
+            try:
+                os.symlink(os.path.relpath(os.path.realpath(target), os.path.realpath(parent)), tmp)
+            except OSError:  # no symlinks here (some Windows setups, FAT, some network shares): copy
+                if os.path.isdir(target):
+                    shutil.copytree(target, tmp)
+                else:
+                    shutil.copyfile(target, tmp)
+            _swap_in(tmp, final)
+        except BaseException:
+            atomic.remove(tmp)
+            raise
+        atomic.fsync_dir(parent)
+
+    def _temp_near(self, directory: str) -> str:
+        """A temporary name from which ``os.replace`` into ``directory`` is atomic (same file system)."""
+        tmp_root = self._at("tmp")
+        os.makedirs(tmp_root, exist_ok=True)
+        same_device = os.stat(tmp_root).st_dev == os.stat(directory).st_dev
+        return atomic.temp_name(tmp_root if same_device else directory, "l-")
+
+
+def _swap_in(tmp: str, final: str) -> None:
+    """``os.replace(tmp, final)``, also when one of them is a real directory (a copied directory blob)."""
+    if os.path.isdir(final) and not os.path.islink(final):
+        aside = os.path.join(os.path.dirname(final), f".dds-old-{uuid.uuid4().hex}")
+        os.rename(final, aside)
+        os.rename(tmp, final)
+        atomic.remove(aside)
+    elif os.path.isdir(tmp) and os.path.lexists(final):
+        os.remove(final)
+        os.rename(tmp, final)
+    else:
+        os.replace(tmp, final)
+
+
+def _check_inside(root: str, path: str) -> None:
+    """Refuse ``path`` if, following symlinks already on disk, it would land outside ``root``."""
+    probe = path
+    while probe != root and not os.path.lexists(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    if probe == path:  # the entry itself exists (e.g. the link we are about to replace): judge its folder
+        probe = os.path.dirname(path)
+    real_root, real = os.path.realpath(root), os.path.realpath(probe)
+    if os.path.commonpath([real_root, real]) != real_root:
+        raise StoreError(f"Refusing to write {path}: it resolves to {real}, outside {root}.")

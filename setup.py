@@ -1,0 +1,36 @@
+"""Packaging for dds. Tool configuration lives in pyproject.toml."""
+
+import os
+
+from setuptools import find_packages, setup
+
+here = os.path.dirname(os.path.abspath(__file__))
+version: dict = {}
+with open(os.path.join(here, "dds", "_version.py")) as f:
+    exec(f.read(), version)
+
+setup(
+    name="dds",
+    version=version["__version__"],
+    description="Data-driven programming: keep what your functions return, recompute only when code changes",
+    long_description=open(os.path.join(here, "README.md"), encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["dds", "dds.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "pyarrow>=12",
+        "fsspec>=2023.1",
+        "cloudpickle>=2.0",
+    ],
+    extras_require={
+        "pandas": ["pandas>=1.5", "numpy>=1.23"],
+        "spark": ["pyspark>=3.4"],
+        "graph": ["pydotplus>=2.0"],
+        "dev": ["pandas>=1.5", "numpy>=1.23", "pytest>=7", "hypothesis>=6"],
+    },
+    license="Apache-2.0",
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering",
+    ],
+)

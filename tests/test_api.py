@@ -1,0 +1,153 @@
+"""The public API in one process: keep/load/data_function behaviour and every bad-input error."""
+
+import threading
+
+import pytest
+
+import dds
+from dds.errors import (ArgumentError, CodecError, DataFunctionError, NotFoundError, PathError,
+                        UnhashableValueError)
+
+from _tracking import CALLS, record
+
+dds.reject_module("_tracking")  # its CALLS list changes on every call; it must not be hashed
+FACTOR = 2
+
+
+@pytest.fixture(autouse=True)
+def store(tmp_path):
+    CALLS.clear()
+    return dds.set_store("local", internal_dir=str(tmp_path / "store"))
+
+
+def double(x, offset=0):
+    record("double")
+    return x * FACTOR + offset
+
+
+def test_keep_runs_once_then_loads():
+    assert dds.keep("/d", double, 3) == 6
+    assert dds.keep("/d", double, 3) == 6
+    assert CALLS == ["double"]
+    assert dds.load("/d") == 6
+
+
+def test_arguments_and_kwargs_are_part_of_the_signature():
+    assert dds.keep("/d", double, 3, offset=1) == 7
+    assert dds.keep("/d", double, 3, offset=1) == 7
+    assert dds.keep("/d", double, 3, offset=2) == 8
+    assert dds.keep("/d", double, 3.0, offset=2) == 8.0
+    assert CALLS == ["double"] * 3
+    assert dds.load("/d") == 8.0
+
+
+def test_returning_to_an_earlier_version_reloads_without_running():
+    dds.keep("/d", double, 1)
+    dds.keep("/d", double, 2)
+    assert dds.load("/d") == 4
+    assert dds.keep("/d", double, 1) == 2
+    assert CALLS == ["double", "double"]
+    assert dds.load("/d") == 2  # the path points at the older value again
+
+
+def test_data_function_decorator_and_alias():
+    @dds.data_function("/df")
+    def make():
+        record("make")
+        return {"a": [1, 2]}
+
+    @dds.dds_function("/df2")
+    def make2():
+        record("make2")
+        return "text"
+
+    assert make() == {"a": [1, 2]} and make() == {"a": [1, 2]}
+    assert make2() == "text" and make2() == "text"
+    assert CALLS == ["make", "make2"]
+    assert dds.load("/df") == {"a": [1, 2]}
+
+
+def test_memory_store():
+    dds.set_store("memory")
+    assert dds.keep("/m", double, 5) == 10
+    assert dds.keep("/m", double, 5) == 10
+    assert CALLS == ["double"]
+
+
+@pytest.mark.parametrize("bad", ["relative", "/a/../b", "", "/", "/a//b", "/a/", "/a\x00b", "/.", 5])
+def test_bad_paths_are_refused_before_anything_runs(bad):
+    with pytest.raises(PathError) as info:
+        dds.keep(bad, double, 1)
+    assert repr(bad)[:10].strip("'") in str(info.value) or not isinstance(bad, str)
+    assert CALLS == []
+
+
+def test_non_callable_is_refused_with_the_path_in_the_message():
+    with pytest.raises(ArgumentError, match="/x"):
+        dds.keep("/x", 42)
+
+
+def test_load_of_a_missing_path_names_it():
+    with pytest.raises(NotFoundError, match="/nothing/here"):
+        dds.load("/nothing/here")
+
+
+class Opaque:
+    __module__ = "json.decoder"  # pretend it comes from a library: no way to hash it
+
+
+OPAQUE = Opaque()
+
+
+def reads_opaque():
+    record("reads_opaque")
+    return OPAQUE is not None
+
+
+def test_unhashable_global_names_the_object_and_the_fix():
+    with pytest.raises(UnhashableValueError) as info:
+        dds.keep("/u", reads_opaque)
+    message = str(info.value)
+    assert "OPAQUE" in message and "reads_opaque" in message and "register_hasher" in message
+    assert CALLS == []
+
+
+def returns_a_lock():
+    return threading.Lock()
+
+
+def test_unpicklable_result_is_a_codec_error_and_stores_nothing():
+    with pytest.raises(CodecError, match="lock"):
+        dds.keep("/lock", returns_a_lock)
+    with pytest.raises(NotFoundError):
+        dds.load("/lock")
+
+
+MODE = {"fail": False}
+
+
+def sometimes_fails(x):
+    record("sometimes_fails")
+    if MODE["fail"]:
+        raise ValueError("boom")
+    return x
+
+
+def test_a_function_that_raises_stores_nothing_and_keeps_the_previous_value():
+    assert dds.keep("/f", sometimes_fails, 1) == 1
+    MODE["fail"] = True
+    try:
+        with pytest.raises(DataFunctionError, match="/f") as info:
+            dds.keep("/f", sometimes_fails, 2)
+        assert isinstance(info.value.__cause__, ValueError)
+    finally:
+        MODE["fail"] = False
+    assert dds.load("/f") == 1
+    assert dds.keep("/f", sometimes_fails, 2) == 2  # nothing half-stored stands in the way
+
+
+def test_options_are_validated():
+    with pytest.raises(ArgumentError, match="on_damage"):
+        dds.set_option("on_damage", "ignore")
+    with pytest.raises(ArgumentError, match="Known options"):
+        dds.get_option("nope")
