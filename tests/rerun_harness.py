@@ -9,9 +9,12 @@ user code's own side effects (never through dds's own reports):
   harness, never edited, so it never changes a signature), which appends the name to the file named by the
   environment variable ``DDS_TRACE_FILE``;
 * every run is a fresh ``sys.executable`` process with ``PYTHONPATH`` = the package's source dir + the repo
-  root, ``DDS_DIR`` = a store under ``tmp_path``, no byte-code cache, and a different ``PYTHONHASHSEED``
-  for each run, so nothing may depend on ``hash()`` or on what a previous process left in memory;
+  root, ``DDS_DIR`` = a store under ``tmp_path``, no byte-code cache (unless ``bytecode=True``), and a
+  different ``PYTHONHASHSEED`` for each run, so nothing may depend on ``hash()`` or on what a previous
+  process left in memory;
 * the runner imports the entry point (``"pipe.main:run"``), calls it and prints the value on a marked line;
+  an entry ending in ``.py`` is instead a script (path relative to the source dir) run as ``__main__``,
+  whose module-level ``RESULT`` is the value;
 * source files look saved a few seconds before each run (mtimes strictly increase with every write), as a
   person's edits would; ``just_saved=True`` keeps the real "saved this instant" mtime instead, for the
   cases about running right after a save.
@@ -103,9 +106,14 @@ def main():
             internal_dir=os.environ["DDS_DIR"],
             data_dir=os.environ["DDS_RERUN_DATA_DIR"],
         )
-    module_name, _, attr = sys.argv[1].partition(":")
-    fn = getattr(importlib.import_module(module_name), attr)
-    value = fn()
+    entry = sys.argv[1]
+    if entry.endswith(".py"):  # a script run as __main__; its module-level RESULT is the value
+        import runpy
+
+        value = runpy.run_path(os.path.join(sys.argv[2], entry), run_name="__main__")["RESULT"]
+    else:
+        module_name, _, attr = entry.partition(":")
+        value = getattr(importlib.import_module(module_name), attr)()
     sys.stdout.flush()
     sys.stdout.write(MARK + json.dumps({"value": to_json(value), "canon": canon(value)}) + "\\n")
     sys.stdout.flush()
@@ -153,9 +161,11 @@ class RerunHarness:
         use_dds: bool = True,
         dedent: bool = True,
         just_saved: bool = False,
+        bytecode: bool = False,
     ) -> None:
         self.root = Path(tmp_path)
         self.just_saved = just_saved
+        self.bytecode = bytecode  # let Python write and trust __pycache__ (off by default: see _env)
         self.src = self.root / "src"
         self.entry = entry
         self.use_dds = use_dds
@@ -192,6 +202,11 @@ class RerunHarness:
         p.write_text(text, encoding="utf-8")
         self._set_mtime(p, old_mtime)
         self._add_package_inits()
+
+    def set_mtime_ns(self, rel: str, ns: int) -> None:
+        """Give a file (relative to the source dir, or absolute) an exact mtime."""
+        p = Path(rel) if os.path.isabs(rel) else self.path(rel)
+        os.utime(p, ns=(ns, ns))
 
     def _set_mtime(self, p: Path, old_mtime: int | None) -> None:
         t = time.time_ns() - (0 if self.just_saved else int(SAVED_AGO * 1e9))
@@ -243,13 +258,16 @@ class RerunHarness:
         env.update(
             PYTHONPATH=os.pathsep.join([str(self.src), str(REPO_ROOT)]),
             PYTHONHASHSEED=str(seed),
-            PYTHONDONTWRITEBYTECODE="1",  # an edit that keeps size and mtime second must not hit a stale .pyc
             PYTHONNOUSERSITE="1",
             DDS_DIR=str(store),
             DDS_RERUN_DATA_DIR=str(data_dir),
             DDS_TRACE_FILE=str(trace_file),
             DDS_RERUN_USE_DDS="1" if self.use_dds else "0",
         )
+        if not self.bytecode:
+            # Python trusts a .pyc whose header matches the source's size and mtime second; cases about
+            # that hazard opt in with bytecode=True, all others must run exactly the code on disk
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
         return env
 
     def run(self, *, store: Path | None = None, seed: int | None = None, label: str = "") -> Result:
@@ -262,7 +280,7 @@ class RerunHarness:
         label = label or f"run {n}"
         trace_file = self.root / "traces" / f"run{n}.txt"
         trace_file.write_text("", encoding="utf-8")
-        cmd = [sys.executable, str(self.root / "runner.py"), self.entry]
+        cmd = [sys.executable, str(self.root / "runner.py"), self.entry, str(self.src)]
         try:
             proc = subprocess.run(
                 cmd,

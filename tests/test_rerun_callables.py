@@ -355,3 +355,109 @@ RECURSION = {
 )
 def test_recursion(tmp_path, old, new, reran):
     check_edit(tmp_path, RECURSION, (OPS, old, new), reran=reran)
+
+
+HIGHER_ORDER = {
+    OPS: """
+        import functools
+
+
+        def apply(f, x):
+            return f(x)
+
+
+        def triple(x):
+            return x * 3
+
+
+        @functools.lru_cache(maxsize=None)
+        def cached_square(x):
+            return x * x
+
+
+        def plain(x):
+            return x
+    """,
+    MAIN: """
+        import dds
+        from pipe._trace import trace
+        from pipe.ops import apply, cached_square, plain, triple
+
+
+        def a(f, x):
+            trace("a")
+            return apply(f, x)
+
+
+        def b():
+            trace("b")
+            return cached_square(7)
+
+
+        def c():
+            trace("c")
+            return plain(1)
+
+
+        def run():
+            return [dds.keep("/a", a, triple, 2), dds.keep("/b", b), dds.keep("/c", c)]
+    """,
+}
+
+
+def test_function_passed_as_a_keep_argument(tmp_path):
+    """``keep("/a", a, triple, 2)``: the argument is a user function; its code is part of the call."""
+    check_edit(tmp_path, HIGHER_ORDER, (OPS, "return x * 3", "return x * 4"), reran={"a"})
+
+
+def test_lru_cache_decorated_helper(tmp_path):
+    check_edit(tmp_path, HIGHER_ORDER, (OPS, "return x * x", "return x * x + 1"), reran={"b"})
+
+
+def test_lambdas_on_one_line(tmp_path):
+    """Two lambdas on the same line: editing one re-runs only the data function that uses it."""
+    files = {MAIN: _pipeline("return F(5)", "return G(5)", header="\nF, G = (lambda x: x + 1), (lambda x: x * 2)\n")}
+    check_edit(tmp_path, files, (MAIN, "lambda x: x * 2", "lambda x: x * 3"), reran={"b"})
+
+
+def test_decorator_argument(tmp_path):
+    """``@scaled(10)`` -> ``@scaled(20)``: the decorator's argument lives in the wrapper's closure."""
+    files = {
+        DECO: """
+            import functools
+
+
+            def scaled(k):
+                def deco(fn):
+                    @functools.wraps(fn)
+                    def wrapper(x):
+                        return fn(x) * k
+
+                    return wrapper
+
+                return deco
+        """,
+        OPS: """
+            from pipe.deco import scaled
+
+
+            @scaled(10)
+            def work(x):
+                return x + 1
+
+
+            @scaled(10)
+            def other(x):
+                return x - 1
+        """,
+        MAIN: _pipeline("return work(1)", "return other(1)", header="from pipe.ops import other, work\n"),
+    }
+    check_edit(tmp_path, files, (OPS, "@scaled(10)\ndef work", "@scaled(20)\ndef work"), reran={"a"})
+
+
+def test_helper_as_default_argument_value(tmp_path):
+    files = {
+        OPS: "def helper(x):\n    return x * 2\n",
+        MAIN: _pipeline("return f(5)", header="from pipe.ops import helper\n").replace("def a():", "def a(f=helper):"),
+    }
+    check_edit(tmp_path, files, (OPS, "return x * 2", "return x * 7"), reran={"a"})

@@ -183,3 +183,119 @@ def test_class_defined_in_the_main_module(tmp_path):
         """,
     }
     check_edit(tmp_path, files, (MAIN, "total += x", "total += 2 * x"), reran={"a"})
+
+
+TYPED = {
+    "pipe/kinds.py": """
+        import enum
+        from typing import NamedTuple
+
+
+        class Color(enum.Enum):
+            RED = 1
+            GREEN = 2
+
+
+        class Point(NamedTuple):
+            x: int = 0
+            y: int = 5
+
+
+        class Plain:
+            k = 1
+    """,
+    MAIN: """
+        import dds
+        from pipe.kinds import Color, Plain, Point
+        from pipe._trace import trace
+
+
+        def a():
+            trace("a")
+            return [Color.GREEN.value, Color(1).name]
+
+
+        def b():
+            trace("b")
+            p = Point()
+            return [p.x, p.y]
+
+
+        def c():
+            trace("c")
+            return Plain.k
+
+
+        def run():
+            return [dds.keep("/a", a), dds.keep("/b", b), dds.keep("/c", c)]
+    """,
+}
+
+
+@pytest.mark.parametrize(
+    "old, new, reran",
+    [
+        pytest.param("GREEN = 2", "GREEN = 3", {"a"}, id="enum-member-value"),
+        pytest.param("RED = 1", "CRIMSON = 1", {"a"}, id="enum-member-renamed"),
+        pytest.param("y: int = 5", "y: int = 6", {"b"}, id="namedtuple-field-default"),
+        pytest.param("    k = 1\n", "    k = 2\n", {"c"}, id="plain-class-attribute-next-to-them"),
+    ],
+)
+def test_enum_and_namedtuple(tmp_path, old, new, reran):
+    check_edit(tmp_path, TYPED, ("pipe/kinds.py", old, new), reran=reran)
+
+
+MORE = {
+    "pipe/shapes.py": """
+        SCALE = 2
+        FACTOR = 10
+
+
+        class Shape:
+            def area(self):
+                return 1
+
+
+        class Square(Shape):
+            side = FACTOR
+
+            def area(self):
+                return super().area() + self.side * SCALE
+
+
+        class Unrelated:
+            def area(self):
+                return 0
+    """,
+    MAIN: """
+        import dds
+        from pipe.shapes import Square, Unrelated
+        from pipe._trace import trace
+
+
+        def a():
+            trace("a")
+            return Square().area()
+
+
+        def b():
+            trace("b")
+            return Unrelated().area()
+
+
+        def run():
+            return [dds.keep("/a", a), dds.keep("/b", b)]
+    """,
+}
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        pytest.param("return 1\n", "return 100\n", id="base-method-reached-through-super"),
+        pytest.param("SCALE = 2", "SCALE = 3", id="module-global-read-by-a-method"),
+        pytest.param("FACTOR = 10", "FACTOR = 11", id="module-global-read-by-the-class-body"),
+    ],
+)
+def test_class_reads_through_super_and_globals(tmp_path, old, new):
+    check_edit(tmp_path, MORE, ("pipe/shapes.py", old, new), reran={"a"})

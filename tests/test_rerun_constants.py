@@ -130,6 +130,7 @@ CONF_SRC = """
         pytest.param("from pipe import conf", "conf.THRESHOLD", id="module-attr"),
         pytest.param("import pipe.conf as c", "c.THRESHOLD", id="module-alias-attr"),
         pytest.param("import pipe.conf", "pipe.conf.THRESHOLD", id="dotted-module-attr"),
+        pytest.param("from pipe.conf import *", "THRESHOLD", id="star-import"),
     ],
 )
 def test_constant_in_another_module(tmp_path, import_line, expr):
@@ -348,3 +349,51 @@ def test_signatures_identical_across_hash_seeds(tmp_path):
             f"sets/dicts of strings must not depend on hash()\n{h._context()}"
         )
         assert again.canon == first.canon
+
+
+def _two(a_src: str, header: str = "") -> str:
+    """main.py with data function ``a`` (body given) and an independent ``b``."""
+    return (
+        "import dds\nfrom pipe._trace import trace\n" + header
+        + "\n\ndef a():\n    trace(\"a\")\n    " + a_src.strip().replace("\n", "\n    ")
+        + "\n\n\ndef b():\n    trace(\"b\")\n    return 'b'\n\n\n"
+        + "def run():\n    return [dds.keep(\"/a\", a), dds.keep(\"/b\", b)]\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "a_src",
+    [
+        pytest.param("return [K * i for i in range(3)]", id="list-comprehension"),
+        pytest.param("return {i: K for i in range(2)}", id="dict-comprehension"),
+        pytest.param("return sum(K for _ in range(2))", id="generator-expression"),
+        pytest.param("f = lambda v: v + K\nreturn f(1)", id="lambda-in-body"),
+        pytest.param("def inner():\n    return K * 2\n\nreturn inner()", id="nested-def"),
+        pytest.param("def inner(k=K):\n    return k * 2\n\nreturn inner()", id="nested-def-default"),
+        pytest.param("class Local:\n    v = K\n\nreturn Local.v", id="class-body-in-function"),
+        pytest.param("global K\nreturn K", id="global-statement"),
+    ],
+)
+def test_constant_read_only_in_a_nested_scope(tmp_path, a_src):
+    """The free name is read inside a comprehension / lambda / nested def, not by ``a``'s own code."""
+    files = {MAIN: _two(a_src, "\nK = 3\n")}
+    check_edit(tmp_path, files, (MAIN, "K = 3\n", "K = 4\n"), reran={"a"})
+
+
+def test_constant_in_package_init(tmp_path):
+    files = {
+        "pipe/__init__.py": "SCALE = 2\nOTHER = 1\n",
+        MAIN: _two("return pipe.SCALE * 10", "import pipe\n"),
+    }
+    check_edit(tmp_path, files, ("pipe/__init__.py", "SCALE = 2\n", "SCALE = 3\n"), reran={"a"})
+
+
+def test_constant_mutated_at_import_by_another_module(tmp_path):
+    """``registry.py`` holds a list that ``plugins.py`` fills at import time: editing plugins.py changes the
+    live value ``a`` reads, though registry.py, the module that binds the name, is unchanged."""
+    files = {
+        "pipe/registry.py": "NAMES = []\n",
+        "pipe/plugins.py": "from pipe import registry\n\nregistry.NAMES.append('first')\n",
+        MAIN: _two("return list(NAMES)", "from pipe.registry import NAMES\nimport pipe.plugins\n"),
+    }
+    check_edit(tmp_path, files, ("pipe/plugins.py", "append('first')", "append('second')"), reran={"a"})

@@ -329,3 +329,122 @@ def test_helper_edit_changes_which_helper_is_called(tmp_path):
     }
     # helper now delegates to a function that was not reachable before
     check_edit(tmp_path, files, (UTIL, "return x * 2", "return third(x)"), reran={"a"})
+
+
+def _two(a_src: str, header: str = "") -> str:
+    """main.py with data function ``a`` (body given) and an independent ``b``."""
+    return (
+        "import dds\nfrom pipe._trace import trace\n" + header
+        + "\n\ndef a():\n    trace(\"a\")\n    " + a_src.strip().replace("\n", "\n    ")
+        + "\n\n\ndef b():\n    trace(\"b\")\n    return 'b'\n\n\n"
+        + "def run():\n    return [dds.keep(\"/a\", a), dds.keep(\"/b\", b)]\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "header, a_src",
+    [
+        pytest.param("", "from pipe.util import helper\nreturn helper(5)", id="import-inside-function-body"),
+        pytest.param("", "import pipe.util\nreturn pipe.util.helper(5)", id="module-import-inside-function-body"),
+        pytest.param("", "import pipe.util as u\nreturn u.helper(5)", id="module-alias-import-inside-function-body"),
+        pytest.param("", "from pipe import util\nreturn util.helper(5)",
+                     id="from-package-import-module-inside-function-body"),
+        pytest.param("import pipe\nimport pipe.util as _loaded\n", "return pipe.util.helper(5)",
+                     id="submodule-as-package-attribute"),
+        pytest.param("from pipe.util import helper\n", "def inner(f=helper):\n    return f(5)\n\nreturn inner()",
+                     id="helper-as-default-of-nested-def"),
+        pytest.param("from pipe.util import *\n", "return helper(5)", id="star-import"),
+        pytest.param("from .util import helper\n", "return helper(5)", id="relative-import"),
+        pytest.param("from . import util\n", "return util.helper(5)", id="relative-module-import"),
+        pytest.param("from pipe.util import helper\n", "return list(map(helper, [1, 2]))",
+                     id="helper-passed-to-map"),
+        pytest.param("from pipe.util import helper\n", "return sorted([3, 1, 2], key=helper)[::-1] + [helper(1)]",
+                     id="helper-as-key-function"),
+    ],
+)
+def test_helper_reached_in_other_ways(tmp_path, header, a_src):
+    files = {UTIL: UTIL_SRC, MAIN: _two(a_src, header)}
+    check_edit(tmp_path, files, (UTIL, "return x * 2", "return x * 3"), reran={"a"})
+
+
+def test_three_level_dotted_module_attribute(tmp_path):
+    files = dict(DEEP)
+    files[MAIN] = _two("return pipe.sub.l5.f5(1)", "import pipe.sub.l5\n")
+    check_edit(tmp_path, files, ("pipe/sub/l5.py", "return x + 100", "return x + 200"), reran={"a"})
+
+
+@pytest.mark.parametrize(
+    "header, old, new",
+    [
+        pytest.param("from pipe.util import helper as h\n", "import helper as h", "import other as h",
+                     id="from-import-alias-rebound"),
+        pytest.param("import pipe.util as u\n", "import pipe.util as u", "import pipe.util2 as u",
+                     id="module-alias-rebound"),
+    ],
+)
+def test_import_line_rebinds_a_name(tmp_path, header, old, new):
+    """Only an import line changes: the same name now means another function, so ``a`` must re-run."""
+    call = "h(5)" if "as h" in header else "u.helper(5)"
+    files = {
+        UTIL: UTIL_SRC,
+        "pipe/util2.py": "def helper(x):\n    return x * 1000\n",
+        MAIN: _two(f"return {call}", header),
+    }
+    check_edit(tmp_path, files, (MAIN, old, new), reran={"a"})
+
+
+CONDITIONAL = """
+    FLAG = True
+
+    if FLAG:
+        def helper(x):
+            return x * 2
+    else:
+        def helper(x):
+            return x * 3
+
+
+    def twice(x):
+        return x + 1
+
+
+    def twice(x):
+        return x + 2
+"""
+
+
+@pytest.mark.parametrize(
+    "old, new, reran",
+    [
+        pytest.param("FLAG = True", "FLAG = False", {"a"}, id="condition-flipped"),
+        pytest.param("return x * 2", "return x * 4", {"a"}, id="live-branch-edited"),
+        pytest.param("return x * 3", "return x * 5", set(), id="dead-branch-edited"),
+        pytest.param("return x + 2", "return x + 4", {"b"}, id="live-redefinition-edited"),
+        pytest.param("return x + 1", "return x + 5", set(), id="dead-first-definition-edited"),
+    ],
+)
+def test_conditional_and_repeated_definitions(tmp_path, old, new, reran):
+    """Only the function object the name is bound to at run time counts, not every ``def`` of that name."""
+    files = {
+        UTIL: CONDITIONAL,
+        MAIN: """
+            import dds
+            from pipe import util
+            from pipe._trace import trace
+
+
+            def a():
+                trace("a")
+                return util.helper(5)
+
+
+            def b():
+                trace("b")
+                return util.twice(5)
+
+
+            def run():
+                return [dds.keep("/a", a), dds.keep("/b", b)]
+        """,
+    }
+    check_edit(tmp_path, files, (UTIL, old, new), reran=reran)

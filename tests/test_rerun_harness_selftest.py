@@ -116,6 +116,22 @@ def test_mtimes_are_in_the_past_and_move_forward(tmp_path):
     assert fresh.path("pipe/main.py").stat().st_mtime_ns > time.time_ns() - 2_000_000_000
 
 
+def test_stale_bytecode_scenario_really_runs_old_code(tmp_path):
+    """The timeline of test_rerun_timing's bytecode case does make Python run the first version."""
+    import importlib.util
+    import time
+
+    h = RerunHarness(tmp_path, PLAIN, use_dds=False, bytecode=True)
+    second = (time.time_ns() // 10**9 - 100) * 10**9
+    h.set_mtime_ns("pipe/main.py", second + 100_000_000)
+    assert h.run().value["a"] == 1
+    pyc = importlib.util.cache_from_source(str(h.path("pipe/main.py")))
+    h.set_mtime_ns(pyc, second + 200_000_000)
+    h.edit("pipe/main.py", "return 1", "return 7")  # same size
+    h.set_mtime_ns("pipe/main.py", second + 500_000_000)
+    assert h.run().value["a"] == 1  # stale bytecode: the edit is not what runs
+
+
 def test_subprocess_failure_shows_stderr(tmp_path):
     src = "def run():\n    raise RuntimeError('boom from user code')\n"
     h = RerunHarness(tmp_path, {"pipe/main.py": src}, use_dds=False)

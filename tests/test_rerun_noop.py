@@ -198,3 +198,77 @@ def test_repeated_reruns_run_nothing(tmp_path):
         again = h.run()
         assert again.ran == set(), f"NEEDLESS RECOMPUTE with no edit: {sorted(again.ran)}\n{h._context()}"
         assert again.canon == first.canon
+
+
+SHADOW = {
+    "pipe/util.py": "LIMIT = 5\n",
+    MAIN: """
+        import dds
+        from pipe import util
+        from pipe._trace import trace
+
+        X = 1
+        LIMIT = 100
+        key = "module-level"
+
+
+        def a():
+            trace("a")
+            X = 10
+            return X + 1
+
+
+        def b():
+            trace("b")
+            return [util.LIMIT, dict(key=3)]
+
+
+        def c():
+            trace("c")
+            return [X for X in range(3)]
+
+
+        def run():
+            return [dds.keep("/a", a), dds.keep("/b", b), dds.keep("/c", c)]
+    """,
+}
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        pytest.param("X = 1\n", "X = 2\n", id="global-shadowed-by-local-and-comprehension-variable"),
+        pytest.param("LIMIT = 100\n", "LIMIT = 200\n", id="global-with-the-name-of-an-attribute-read"),
+        pytest.param('key = "module-level"', 'key = "edited"', id="global-with-the-name-of-a-keyword-argument"),
+    ],
+)
+def test_names_that_are_not_free_variables(tmp_path, old, new):
+    """A global whose name only appears as a local, an attribute or a keyword is not read by the body."""
+    check_edit(tmp_path, SHADOW, (MAIN, old, new), reran=set())
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        pytest.param("GREETING = 'hello'", "GREETING = 'h\\x65llo'", id="string-escape-spelling"),
+        pytest.param("GREETING = 'hello'", "GREETING = 'hel' 'lo'", id="implicit-string-concatenation"),
+        pytest.param("GREETING = 'hello'", "GREETING = '''hello'''", id="triple-quoted-string"),
+    ],
+)
+def test_same_constant_value_spelled_differently(tmp_path, old, new):
+    check_edit(tmp_path, FILES, (MAIN, old, new), reran=set())
+
+
+def test_line_endings_changed_to_crlf(tmp_path):
+    """Same code saved with Windows line endings."""
+    h = RerunHarness(tmp_path, FILES)
+    first = h.run()
+    assert first.ran == {"a", "b", "c"}
+    for rel in (MAIN, UTIL):
+        h.path(rel).write_bytes(h.path(rel).read_bytes().replace(b"\n", b"\r\n"))
+        h._set_mtime(h.path(rel), None)
+        h.history.append(f"{rel}: line endings -> CRLF")
+    again = h.run()
+    assert again.ran == set(), f"NEEDLESS RECOMPUTE after CRLF conversion: {sorted(again.ran)}\n{h._context()}"
+    assert again.canon == first.canon
+    h.assert_matches_uncached(again)

@@ -332,3 +332,118 @@ def test_successive_edits_upstream_then_downstream(tmp_path):
     assert r.ran == {"other"}, h._context()
     h.assert_matches_uncached(r)
     assert h.run().ran == set(), h._context()
+
+
+NESTED_KEEPS = {
+    STAGES: """
+        import dds
+        from pipe._trace import trace
+
+        N = 3
+
+
+        def up(n):
+            trace("up")
+            return list(range(n))
+
+
+        def fetch():
+            return dds.keep("/up", up, N)
+
+
+        def down():
+            trace("down")
+            return [x + 1 for x in fetch()]
+
+
+        def other():
+            trace("other")
+            return "other"
+    """,
+    MAIN: """
+        import dds
+        from pipe.stages import down, other
+
+
+        def make_args():
+            return {"k": 2}
+
+
+        def side(k):
+            from pipe._trace import trace
+
+            trace("side")
+            return k * 7
+
+
+        def run():
+            return [dds.keep("/down", down), dds.keep("/other", other), dds.keep("/side", side, **make_args())]
+    """,
+}
+
+
+@pytest.mark.parametrize(
+    "rel, old, new, reran",
+    [
+        pytest.param(STAGES, "N = 3\n", "N = 4\n", {"up", "down"}, id="upstream-argument-constant"),
+        pytest.param(STAGES, "return list(range(n))", "return list(range(n, 0, -1))", {"up", "down"},
+                     id="upstream-reached-through-a-helper-that-keeps"),
+        pytest.param(MAIN, 'return {"k": 2}', 'return {"k": 5}', {"side"}, id="argument-computed-by-run-code"),
+        pytest.param(MAIN, 'return {"k": 2}', 'return dict(k=2)', set(), id="argument-code-edit-same-value"),
+    ],
+)
+def test_keeps_reached_indirectly(tmp_path, rel, old, new, reran):
+    check_edit(tmp_path, NESTED_KEEPS, (rel, old, new), reran=reran)
+
+
+VALUES = {
+    MAIN: """
+        import dds
+        import numpy as np
+        from pipe._trace import trace
+
+
+        def none_value():
+            trace("none_value")
+            return None
+
+
+        def text():
+            trace("text")
+            return "some text\\n"
+
+
+        def raw():
+            trace("raw")
+            return b"\\x00\\x01bytes"
+
+
+        def array():
+            trace("array")
+            return np.arange(6, dtype="int32").reshape(2, 3)
+
+
+        def run():
+            arr = dds.keep("/array", array)
+            return [
+                dds.keep("/none", none_value),
+                dds.keep("/text", text),
+                dds.keep("/raw", raw),
+                [str(arr.dtype), arr.tolist()],
+            ]
+    """,
+}
+
+
+@pytest.mark.parametrize(
+    "old, new, reran",
+    [
+        pytest.param('return "some text', 'return "other text', {"text"}, id="str-value"),
+        pytest.param('bytes"', 'BYTES"', {"raw"}, id="bytes-value"),
+        pytest.param('dtype="int32"', 'dtype="int64"', {"array"}, id="numpy-dtype"),
+        pytest.param("reshape(2, 3)", "reshape(3, 2)", {"array"}, id="numpy-shape"),
+    ],
+)
+def test_values_of_every_codec(tmp_path, old, new, reran):
+    """Values stored by different codecs (None, str, bytes, numpy) are loaded back, not recomputed."""
+    check_edit(tmp_path, VALUES, (MAIN, old, new), reran=reran)

@@ -11,6 +11,7 @@ helpers does not hit Python's recursion limit.
 
 from __future__ import annotations
 
+import ast
 import builtins
 import functools
 import importlib
@@ -23,7 +24,7 @@ from ..errors import SignatureError, SourceUnavailableError, UnhashableValueErro
 from .digest import digest
 from .modules import is_user_module, library_version
 from .normalize import CodeShape, ImportTarget, code_shape
-from .source import class_node, function_node
+from .source import class_node, function_node, parse_file
 from .values import ValueHasher, preview
 
 #: Bump when the signature scheme changes, so old stored values are not mistaken for new ones.
@@ -43,6 +44,7 @@ class Unit:
     refs: list["Unit"] = field(default_factory=list)
     deps: list[list] = field(default_factory=list)  # [name, token, ref key or None, preview or None]
     sig: str = ""
+    code: str = ""  # digest of the normalised source alone, so `why` can tell "body changed" apart
     where: str = ""  # file:line, for messages and `why`
 
 
@@ -236,6 +238,7 @@ class SignatureBuilder:
         self._dep(unit, "(defaults)", (fn.__defaults__, fn.__kwdefaults__))
         self._read_names(unit, shape, lambda name: _lookup_function_name(fn, code, name),
                          package=_package_of(fn.__module__, fn.__globals__))
+        unit.code = shape.ast_digest
         unit.local = digest("function", shape.ast_digest, *_dep_parts(unit))
 
     def _analyse_class(self, unit: Unit) -> None:
@@ -253,6 +256,7 @@ class SignatureBuilder:
                     self._dep(unit, f"(attribute) {name}", value)
                 except UnhashableValueError:
                     unit.deps.append([f"(attribute) {name}", digest("unhashable", type(value).__qualname__), None, None])
+        unit.code = shape.ast_digest
         unit.local = digest("class", shape.ast_digest, *_dep_parts(unit))
 
     def _analyse_module(self, unit: Unit) -> None:
@@ -262,11 +266,8 @@ class SignatureBuilder:
         if not filename:
             unit.local = digest("module-no-source", module.__name__)
             return
-        from .source import parse_file
-        import ast
-
         tree = parse_file(filename).tree
-        unit.local = digest("module", ast.dump(tree, annotate_fields=False, include_attributes=False))
+        unit.code = unit.local = digest("module", ast.dump(tree, annotate_fields=False, include_attributes=False))
 
     def _read_names(self, unit: Unit, shape: CodeShape, lookup: Callable[[str], Any], package: str | None) -> None:
         for name, chain in shape.free:
@@ -302,7 +303,13 @@ def _follow(value: Any, chain: tuple[str, ...], label: str) -> Any:
             return value
         if not is_user_module(value.__name__):
             return _LibraryAttr(value.__name__, chain[i:])
-        value = getattr(value, attr, _MISSING)
+        found = getattr(value, attr, _MISSING)
+        if found is _MISSING and hasattr(value, "__path__"):  # a submodule the code imports before use
+            try:
+                found = importlib.import_module(f"{value.__name__}.{attr}")
+            except ImportError:
+                pass
+        value = found
     return value
 
 
@@ -444,7 +451,7 @@ def _tree(root: Unit) -> dict:
         unit = todo.pop()
         if unit.key in units:
             continue
-        units[unit.key] = {"kind": unit.kind, "sig": unit.sig, "local": unit.local, "where": unit.where,
+        units[unit.key] = {"kind": unit.kind, "sig": unit.sig, "code": unit.code, "where": unit.where,
                            "deps": unit.deps}
         todo.extend(unit.refs)
     return {"scheme": SCHEME, "root": root.key, "units": units}

@@ -10,6 +10,7 @@ compared with the running code object; a mismatch is an error that says to reloa
 from __future__ import annotations
 
 import ast
+import importlib.util
 import linecache
 import os
 import time
@@ -46,8 +47,8 @@ class ParsedModule:
     tree: ast.Module
     newer_than_process: bool
     functions: dict[tuple[int, str], list[ast.AST]] = field(default_factory=dict)
-    top_level: dict[int, ast.stmt] = field(default_factory=dict)  # id(node) -> top-level statement
     verified: set[int] = field(default_factory=set)  # ids of code objects checked against this source
+    compiled: object = None  # the module compiled from this source, when a check needed it
 
     def index(self) -> None:
         for stmt in self.tree.body:
@@ -56,7 +57,6 @@ class ParsedModule:
                     name = "<lambda>" if isinstance(node, ast.Lambda) else node.name
                     first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
                     self.functions.setdefault((first, name), []).append(node)
-                    self.top_level[id(node)] = stmt
 
 
 _parsed: dict[str, tuple[object, ParsedModule]] = {}
@@ -98,10 +98,32 @@ def parse_file(filename: str) -> ParsedModule:
             f"dds cannot parse {filename!r} ({exc.msg}, line {exc.lineno}): the file on disk is not the code "
             "that was imported. Fix: save a valid file and restart (or importlib.reload) the module."
         ) from None
-    parsed = ParsedModule(filename, tree, newer_than_process=st is not None and st.st_mtime > PROCESS_START)
+    suspicious = st is not None and (st.st_mtime > PROCESS_START or _stale_bytecode(filename, st))
+    parsed = ParsedModule(filename, tree, newer_than_process=suspicious)
     parsed.index()
     _parsed[filename] = (key, parsed)
     return parsed
+
+
+def _stale_bytecode(filename: str, st: os.stat_result) -> bool:
+    """True when Python may have run an outdated ``__pycache__`` file for ``filename``.
+
+    Python trusts a .pyc whose header records the source's size and mtime in whole seconds, so a file
+    saved twice within one second with the same size keeps running the first version's bytecode.
+    """
+    try:
+        pyc = importlib.util.cache_from_source(filename)
+        pyc_mtime = os.stat(pyc).st_mtime_ns
+        with open(pyc, "rb") as f:
+            header = f.read(16)
+    except (OSError, ValueError, NotImplementedError):
+        return False
+    if len(header) < 16 or int.from_bytes(header[4:8], "little") != 0:  # not a timestamp-based pyc
+        return False
+    recorded_mtime = int.from_bytes(header[8:12], "little")
+    recorded_size = int.from_bytes(header[12:16], "little")
+    return (pyc_mtime < st.st_mtime_ns and recorded_mtime == (int(st.st_mtime) & 0xFFFFFFFF)
+            and recorded_size == (st.st_size & 0xFFFFFFFF))
 
 
 def function_node(code: types.CodeType) -> ast.AST:
@@ -128,7 +150,8 @@ _code_keepalive: list[types.CodeType] = []
 
 def _by_column(code: types.CodeType, candidates: list[ast.AST]) -> list[ast.AST]:
     """Several lambdas on one line: pick the one whose body holds the code's first instruction."""
-    positions = [(p[0], p[2]) for p in code.co_positions() if p[0] is not None and p[2] is not None]
+    positions = [(p[0], p[2]) for p in code.co_positions()
+                 if p[0] is not None and p[2] is not None and (p[2], p[3]) != (0, 0)]  # (0, 0): RESUME
     if not positions:
         return candidates
     first = min(positions)
@@ -141,17 +164,19 @@ def _by_column(code: types.CodeType, candidates: list[ast.AST]) -> list[ast.AST]
 
 
 def _verify_against_code(parsed: ParsedModule, node: ast.AST, code: types.CodeType) -> None:
-    statement = parsed.top_level[id(node)]
-    try:
-        compiled = compile(ast.Module(body=[statement], type_ignores=[]), parsed.filename, "exec")
-    except (SyntaxError, ValueError):
-        compiled = None
-    twin = _find_code(compiled, code.co_name, code.co_firstlineno) if compiled else None
+    if parsed.compiled is None:
+        try:  # the whole module: a statement compiled alone can compile differently (imports, globals)
+            parsed.compiled = compile(parsed.tree, parsed.filename, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError):
+            parsed.compiled = False
+    twin = _find_code(parsed.compiled, code.co_name, code.co_firstlineno) if parsed.compiled else None
     if twin is None or not _same_code(twin, code):
         raise SourceUnavailableError(
             f"{parsed.filename} changed on disk after {code.co_name!r} was imported in this process, so the "
             "code that would run is not the code on disk. Fix: restart the process (or notebook kernel), "
-            "or importlib.reload() the module, then run again."
+            "or importlib.reload() the module, then run again. If this happens in a fresh process, Python ran "
+            "an outdated __pycache__ file (the source was saved twice within one second with the same size): "
+            "save the file again or delete its __pycache__ folder."
         )
 
 
