@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed-$(1)
 
-.PHONY: run test install install-dev clean
+.PHONY: run test install install-dev graphviz clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,14 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(PY) examples/pipeline.py
 
-test: install-dev
+# Graphviz's `dot` renders .svg/.png graphs (.dot output needs nothing). Best effort: installed with apt
+# where we are root; without it the tests that render images are skipped, with the reason printed.
+graphviz:
+	@command -v dot >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null) ; } || \
+	  echo "graphviz not installed: graph rendering tests will be skipped"
+
+test: install-dev graphviz
 	$(PY) -m pytest -q
 
 clean:

@@ -26,7 +26,7 @@ setup(
         "pandas": ["pandas>=1.5", "numpy>=1.23"],
         "spark": ["pyspark>=3.4"],
         "graph": ["pydotplus>=2.0"],
-        "dev": ["pandas>=1.5", "numpy>=1.23", "pytest>=7", "hypothesis>=6"],
+        "dev": ["pandas>=1.5", "numpy>=1.23", "pydotplus>=2.0", "pytest>=7", "hypothesis>=6"],
     },
     license="Apache-2.0",
     classifiers=[

@@ -1,12 +1,12 @@
 """dds: data-driven programming. Keep what a function returns, recompute only when its code changes.
 
 Public API (everything else may change): ``keep``, ``data_function`` (``dds_function``), ``load``,
-``set_store``, ``accept_module``, ``reject_module``, ``register_hasher``, ``register_codec``,
+``set_store``, ``eval``, ``why``, ``accept_module``, ``reject_module``, ``register_hasher``, ``register_codec``,
 ``set_option``, ``get_option`` and the ``DDSError`` family.
 """
 
 from ._version import __version__
-from .api import data_function, dds_function, get_store, keep, load, set_store
+from .api import data_function, dds_function, get_store, keep, load, set_store, why
 from .codecs import register_codec
 from .errors import (
     ArgumentError,
@@ -21,11 +21,30 @@ from .errors import (
     StoreError,
     UnhashableValueError,
 )
+from .evaluation import ProcessingStage
 from .options import get_option, set_option
 from .signature import accept_module, reject_module, register_hasher
 
+
+
+def eval(fn, *args, dds_export_graph=None, dds_extra_debug=False, dds_dont_eval=False, dds_stages=None,
+         **kwargs):  # noqa: A001 - the name is dds_py's public API
+    """Run the pipeline ``fn(*args, **kwargs)`` after planning it: find every keep/data function it reaches,
+    compute their signatures, and run only what is stale.
+
+    ``dds_dont_eval=True`` is a dry run: nothing runs, and the :class:`dds.plan.Plan` (which paths would
+    run and why) is returned. ``dds_export_graph="pipeline.svg"`` (or .png/.dot) draws the pipeline.
+    ``dds_stages`` selects stages (``"analysis"``, ``"path_loading"``, ``"eval"``). Returns what ``fn``
+    returns (the plan in a dry run).
+    """
+    from .evaluation import evaluate
+
+    return evaluate(fn, args, kwargs, export_graph=dds_export_graph, extra_debug=dds_extra_debug,
+                    dont_eval=dds_dont_eval, stages=dds_stages)
+
+
 __all__ = [
-    "__version__", "keep", "data_function", "dds_function", "load", "set_store", "get_store",
+    "__version__", "keep", "eval", "why", "ProcessingStage", "data_function", "dds_function", "load", "set_store", "get_store",
     "accept_module", "reject_module", "register_hasher", "register_codec", "set_option", "get_option",
     "DDSError", "ArgumentError", "CodecError", "DamagedDataError", "DataFunctionError", "NotFoundError",
     "PathError", "SignatureError", "SourceUnavailableError", "StoreError", "UnhashableValueError",

@@ -11,6 +11,7 @@ import functools
 import logging
 import os
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
 from . import options
@@ -25,6 +26,21 @@ log = logging.getLogger("dds")
 T = TypeVar("T")
 
 _store: Store | None = None
+
+
+@dataclass
+class Decision:
+    """What keep (or a plan) decided for a path: what `why` explains."""
+
+    old_sig: str | None  # what the path pointed to before
+    new_sig: str | None  # the current signature (None: arguments only known at run time)
+    tree: dict | None  # the current signature tree (for new_sig None: the function's part only)
+    note: str = ""  # e.g. "upstream /a will run"
+
+
+decisions: dict[str, Decision] = {}
+#: callbacks told of every keep decision as (path, "ran" or "loaded", signature); used by eval
+observers: list[Callable[[str, str, str], None]] = []
 
 
 def set_store(kind: str = "local", internal_dir: str | None = None, data_dir: str | None = None,
@@ -68,9 +84,10 @@ def keep(path: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     store = get_store()
     signature = SignatureBuilder(load_sig=store.get_ref).call_signature(path, fn, args, kwargs)
     sig = signature.sig
-    name = _function_name(fn)
+    name = function_name(fn)
     if options.get_option("extra_debug"):
         log.debug("signature tree of %s: %s", path, signature.tree)
+    decisions[path] = Decision(store.get_ref(path), sig, signature.tree)
     meta = store.read_meta(sig)
     if meta is not None:
         try:
@@ -83,6 +100,7 @@ def keep(path: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
             if store.get_ref(path) != sig:
                 store.set_ref(path, sig)
             log.info("dds: loaded   %s (%s) [%s]", path, name, sig[:10])
+            _notify(path, "loaded", sig)
             return value
     started = time.time()
     t0 = time.perf_counter()
@@ -104,7 +122,29 @@ def keep(path: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     store.write(sig, value, record)
     store.set_ref(path, sig)
     log.info("dds: computed %s (%s) in %.3fs [%s]", path, name, duration, sig[:10])
+    _notify(path, "ran", sig)
     return value
+
+
+def _notify(path: str, what: str, sig: str) -> None:
+    for observer in list(observers):
+        observer(path, what, sig)
+
+
+def why(path: str) -> str:
+    """Explain in words why ``path`` was (or will be) recomputed: which dependency changed, and how.
+
+    Uses the latest decision made in this process (by ``keep``, or by ``eval(..., dds_dont_eval=True)``);
+    otherwise compares the value stored at ``path`` with the one stored before it.
+    """
+    from .explain import explain_decision, explain_stored_history
+
+    path = validate_path(path)
+    store = get_store()
+    decision = decisions.get(path)
+    if decision is None:
+        return explain_stored_history(store, path)
+    return explain_decision(store, path, decision)
 
 
 def load(path: str) -> Any:
@@ -136,7 +176,7 @@ class DataFunction:
         return keep(self.__dds_keep_path__, self.__wrapped__, *args, **kwargs)
 
     def __repr__(self) -> str:
-        return f"<dds data function {_function_name(self.__wrapped__)} -> {self.__dds_keep_path__}>"
+        return f"<dds data function {function_name(self.__wrapped__)} -> {self.__dds_keep_path__}>"
 
 
 def data_function(path: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
@@ -154,7 +194,8 @@ def data_function(path: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
 dds_function = data_function
 
 
-def _function_name(fn: Callable) -> str:
+def function_name(fn: Callable) -> str:
+    """``module.qualname`` of a function, for messages and metadata."""
     module = getattr(fn, "__module__", None)
     qualname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
     return f"{module}.{qualname}" if module else qualname

@@ -113,7 +113,13 @@ def main():
         value = runpy.run_path(os.path.join(sys.argv[2], entry), run_name="__main__")["RESULT"]
     else:
         module_name, _, attr = entry.partition(":")
-        value = getattr(importlib.import_module(module_name), attr)()
+        fn = getattr(importlib.import_module(module_name), attr)
+        if os.environ.get("DDS_RERUN_MODE") == "eval":  # the same pipeline through dds.eval
+            import dds
+
+            value = dds.eval(fn)
+        else:
+            value = fn()
     sys.stdout.flush()
     sys.stdout.write(MARK + json.dumps({"value": to_json(value), "canon": canon(value)}) + "\\n")
     sys.stdout.flush()
@@ -263,6 +269,8 @@ class RerunHarness:
             DDS_RERUN_DATA_DIR=str(data_dir),
             DDS_TRACE_FILE=str(trace_file),
             DDS_RERUN_USE_DDS="1" if self.use_dds else "0",
+            # "eval" runs the entry point through dds.eval; set by test_rerun_eval_mode.py
+            DDS_RERUN_MODE=os.environ.get("DDS_RERUN_MODE", "keep"),
         )
         if not self.bytecode:
             # Python trusts a .pyc whose header matches the source's size and mtime second; cases about

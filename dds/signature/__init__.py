@@ -1,8 +1,8 @@
 """Which code and which values make up a call's signature. Knows nothing about files or stores."""
 
-from .graph import SCHEME, CallSignature, SignatureBuilder
+from .graph import SCHEME, CallSignature, SignatureBuilder, resolve_chain
 from .modules import accept_module, is_user_module, reject_module
 from .values import register_hasher
 
-__all__ = ["SCHEME", "CallSignature", "SignatureBuilder", "accept_module", "is_user_module", "reject_module",
+__all__ = ["SCHEME", "CallSignature", "SignatureBuilder", "resolve_chain", "accept_module", "is_user_module", "reject_module",
            "register_hasher"]

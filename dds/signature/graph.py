@@ -110,6 +110,7 @@ class SignatureBuilder:
         self._pending: list[Unit] = []
         self._current: Unit | None = None
         self._reading = ""
+        self._dep_refs: list[str] = []
         self._keepalive: list[Any] = []
         self._hasher = ValueHasher(self._object_token, self._describe)
 
@@ -117,14 +118,10 @@ class SignatureBuilder:
     def call_signature(self, path: str, fn: Callable, args: tuple, kwargs: dict) -> CallSignature:
         root = Unit(key=f"call:{path}", kind="call", obj=None, where=path)
         self._current = root
-        self._reading = "the function"
-        fn_token = self._token(fn)
-        self._reading = "the arguments"
-        args_token = self._token(tuple(args))
-        kwargs_token = self._token(dict(sorted(kwargs.items())))
-        root.deps = [["function", fn_token, _ref_key(fn_token), None],
-                     ["args", args_token, None, None], ["kwargs", kwargs_token, None, None]]
-        root.local = digest("call", SCHEME, path, fn_token, args_token, kwargs_token)
+        self._dep(root, "function", fn)
+        self._dep(root, "arguments", tuple(args))
+        self._dep(root, "keyword arguments", dict(sorted(kwargs.items())))
+        root.local = digest("call", SCHEME, path, *(token for _, token, _, _ in root.deps))
         self._drain()
         _merkle(root)
         return CallSignature(root.sig, _tree(root))
@@ -160,15 +157,18 @@ class SignatureBuilder:
         unit = self._unit(obj, kind, key)
         if unit not in self._current.refs:
             self._current.refs.append(unit)
+        self._dep_refs.append(unit.key)
         return "ref:" + unit.key
 
     def _token(self, value: Any) -> str:
         return self._hasher.token(value)
 
     def _dep(self, unit: Unit, name: str, value: Any) -> None:
+        """Record that ``unit`` reads ``name`` = ``value``: [name, token, unit keys it reaches, preview]."""
         self._reading = name
+        self._dep_refs = []
         token = self._token(value) if value is not _MISSING else digest("unresolved", name)
-        unit.deps.append([name, token, _ref_key(token), preview(value) if value is not _MISSING else "<undefined>"])
+        unit.deps.append([name, token, self._dep_refs, preview(value) if value is not _MISSING else "<undefined>"])
 
     def _describe(self) -> str:
         unit = self._current
@@ -255,7 +255,7 @@ class SignatureBuilder:
                 try:
                     self._dep(unit, f"(attribute) {name}", value)
                 except UnhashableValueError:
-                    unit.deps.append([f"(attribute) {name}", digest("unhashable", type(value).__qualname__), None, None])
+                    unit.deps.append([f"(attribute) {name}", digest("unhashable", type(value).__qualname__), [], None])
         unit.code = shape.ast_digest
         unit.local = digest("class", shape.ast_digest, *_dep_parts(unit))
 
@@ -281,7 +281,7 @@ class SignatureBuilder:
             callee = _follow(lookup(name), chain, name)
             if getattr(callee, "__dds_load__", False):
                 stored = self._load_sig(path)
-                unit.deps.append([f"load({path})", digest("load", path, stored or "absent"), None, None])
+                unit.deps.append([f"load({path})", digest("load", path, stored or "absent"), [], stored])
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -378,10 +378,6 @@ def _is_plain_class_attribute(name: str, value: Any) -> bool:
     return not isinstance(value, (types.FunctionType, staticmethod, classmethod, property))
 
 
-def _ref_key(token: str) -> str | None:
-    return token[4:] if token.startswith("ref:") else None
-
-
 def _dep_parts(unit: Unit) -> list[str]:
     parts: list[str] = []
     for name, token, _, _ in unit.deps:
@@ -455,3 +451,13 @@ def _tree(root: Unit) -> dict:
                            "deps": unit.deps}
         todo.extend(unit.refs)
     return {"scheme": SCHEME, "root": root.key, "units": units}
+
+
+def resolve_chain(fn: types.FunctionType, name: str, chain: tuple[str, ...] = ()) -> Any:
+    """The live object ``name.chain...`` refers to inside ``fn`` (closure, globals, builtins), or None."""
+    value = _lookup_function_name(fn, fn.__code__, name)
+    for attr in chain:
+        if value is _MISSING:
+            break
+        value = getattr(value, attr, _MISSING)
+    return None if value is _MISSING else value

@@ -61,3 +61,29 @@ class Store(abc.ABC):
     def iter_blob_sigs(self) -> Iterator[str]:
         """Every committed signature (blobs with metadata), sorted; used by ``gc`` and ``verify``."""
         raise NotImplementedError(f"{type(self).__name__} cannot list its blobs")
+
+    # Maintenance (``dds gc`` / ``dds verify``); optional, so a store that cannot list itself still works.
+    def iter_ref_entries(self) -> Iterator[tuple[str, str, str | None, str | None]]:
+        """Every ref as ``(path, where, sig, problem)``: unlike ``iter_refs``, a damaged ref is reported
+        (``sig`` None, ``problem`` says why) instead of raised, so ``verify`` can list them all."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list its refs")
+
+    def iter_blob_dirs(self) -> Iterator[str]:
+        """Every signature with a blob directory, committed or not (an unfinished write has no metadata)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list its blobs")
+
+    def iter_temp(self) -> Iterator[str]:
+        """Every entry directly under the store's temporary folder (full names, for ``entry_usage``)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list its temporaries")
+
+    def entry_usage(self, where: str) -> tuple[int, float | None]:
+        """``(bytes, newest modification time)`` of a file or folder of the store; time None if unknown."""
+        raise NotImplementedError(f"{type(self).__name__} cannot measure its files")
+
+    def remove_entry(self, where: str) -> None:
+        """Delete a file or folder of the store (a temporary or a blob), if it exists."""
+        raise NotImplementedError(f"{type(self).__name__} cannot delete files")
+
+    def delete_blob(self, sig: str) -> None:
+        """Delete blob ``sig``: metadata first (un-committing it), then its files. Refs are not checked."""
+        raise NotImplementedError(f"{type(self).__name__} cannot delete blobs")

@@ -208,6 +208,25 @@ class FsStore(Store):
         self._write_small(self.ref_file(path), f"{sig}\n".encode("ascii"))
 
     def iter_refs(self) -> Iterator[tuple[str, str]]:
+        found = []
+        for path, _where in self._ref_files():
+            sig = self.get_ref(path)
+            if sig is not None:
+                found.append((path, sig))
+        yield from sorted(found)
+
+    def iter_ref_entries(self) -> Iterator[tuple[str, str, str | None, str | None]]:
+        for path, where in sorted(self._ref_files()):
+            try:
+                sig = self.get_ref(path)
+            except DamagedDataError as exc:
+                yield path, where, None, str(exc)
+            else:
+                if sig is not None:
+                    yield path, where, sig, None
+
+    def _ref_files(self) -> list[tuple[str, str]]:
+        """``(store path, ref file)`` of every ref file dds could have written."""
         refs = self._at("refs")
         found = []
         for full in self._find(refs):
@@ -220,10 +239,44 @@ class FsStore(Store):
                     continue
             except Exception:  # noqa: BLE001 - an invalid path: not ours either
                 continue
-            sig = self.get_ref(path)
-            if sig is not None:
-                found.append((path, sig))
-        yield from sorted(found)
+            found.append((path, full))
+        return found
+
+    # ------------------------------------------------------------- maintenance
+    def iter_blob_dirs(self) -> Iterator[str]:
+        try:
+            names = self.fs.ls(self._at("blobs"), detail=False)
+        except FileNotFoundError:
+            return
+        yield from sorted(n for n in (p.rstrip("/").rsplit("/", 1)[-1] for p in names) if _SIG.fullmatch(n))
+
+    def iter_temp(self) -> Iterator[str]:
+        try:
+            names = self.fs.ls(self._at("tmp"), detail=False)
+        except FileNotFoundError:
+            return
+        yield from sorted(self._at("tmp", p.rstrip("/").rsplit("/", 1)[-1]) for p in names)
+
+    def entry_usage(self, where: str) -> tuple[int, float | None]:
+        try:
+            info = self.fs.info(where)
+        except FileNotFoundError:
+            return 0, None
+        infos = [info]
+        if info.get("type") == "directory":
+            infos += list(self.fs.find(where, withdirs=True, detail=True).values())
+        size = sum(int(i.get("size") or 0) for i in infos if i.get("type") != "directory")
+        stamps = [t for t in map(_stamp, infos) if t is not None]
+        return size, max(stamps) if stamps else None
+
+    def remove_entry(self, where: str) -> None:
+        if not where.startswith(self.root + "/"):
+            raise StoreError(f"Refusing to delete {where}: it is not inside the {self.describe()}.")
+        self._remove(where)
+
+    def delete_blob(self, sig: str) -> None:
+        self._remove(self.meta_file(sig))
+        self._remove(self.blob_dir(sig))
 
     def _check_conflicts(self, path: str) -> None:
         """A path is either a value or a group (it has values below it), never both."""
@@ -310,6 +363,14 @@ class FsStore(Store):
             f"{what} is damaged: {problem}. Blob: {self.blob_dir(sig)} in the {self.describe()}. "
             f"Fix: {self._delete_hint(sig)}, or re-run the function to recompute it."
         )
+
+
+def _stamp(info: dict) -> float | None:
+    """Modification (or creation) time of an fsspec ``info`` entry as a POSIX timestamp, if it has one."""
+    value = info.get("mtime", info.get("created"))
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 def _check_sig(sig: object) -> str:

@@ -1,0 +1,95 @@
+"""``dds.eval``: plan a whole pipeline before running it, then run only what is stale.
+
+The plan (see :mod:`dds.plan`) is made statically; the run itself goes through ``keep``, so values and
+re-run sets are exactly those of calling the pipeline with plain ``keep`` calls. After the run, each
+step's status is what really happened (``ran`` / ``loaded``), which is what the exported graph shows.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+from typing import Any, Callable, Iterable
+
+from . import api
+from .errors import ArgumentError, DDSError
+from .plan import LOADED, RAN, Plan, make_plan
+
+log = logging.getLogger("dds")
+_active = threading.local()
+
+
+class ProcessingStage(enum.Enum):
+    """The stages of an evaluation; ``dds_stages`` selects a prefix of them."""
+
+    ANALYSIS = "analysis"        # find the steps and their signatures
+    PATH_LOADING = "path_loading"  # read what the store holds for each path
+    EVAL = "eval"                # run the pipeline
+
+    @classmethod
+    def parse(cls, stages: Iterable[Any] | None) -> set["ProcessingStage"]:
+        if stages is None:
+            return set(cls)
+        out = set()
+        for stage in stages:
+            try:
+                out.add(stage if isinstance(stage, cls) else cls(str(stage).lower()))
+            except ValueError:
+                raise ArgumentError(
+                    f"Unknown dds stage {stage!r}; use {[s.value for s in cls]} or dds.ProcessingStage members."
+                ) from None
+        return out
+
+
+def evaluate(fn: Callable, args: tuple, kwargs: dict, *, export_graph: str | None, extra_debug: bool,
+             dont_eval: bool, stages: Iterable[Any] | None) -> Any:
+    """Implementation of :func:`dds.eval` (see its docstring)."""
+    if not callable(fn):
+        raise ArgumentError(f"dds.eval needs a function, got {type(fn).__name__} {fn!r}.")
+    if getattr(_active, "fn", None) is not None:
+        raise DDSError(
+            f"dds.eval({api.function_name(fn)}) was called while dds.eval({api.function_name(_active.fn)}) is "
+            "running. Fix: call the inner pipeline function directly (its keeps still cache), or move the "
+            "inner dds.eval out of the pipeline."
+        )
+    selected = ProcessingStage.parse(stages)
+    if dont_eval:
+        selected.discard(ProcessingStage.EVAL)
+    store = api.get_store()
+    plan = make_plan(fn, args, kwargs, store)
+    if extra_debug or ProcessingStage.EVAL not in selected:
+        log.info("dds: plan for %s:\n%s", api.function_name(fn), plan.to_text())
+    if ProcessingStage.EVAL not in selected:
+        _export(plan, export_graph)
+        return plan
+    _active.fn = fn
+    happened: dict[str, str] = {}
+    observer = lambda path, what, sig: happened.__setitem__(path, (what, sig))  # noqa: E731
+    api.observers.append(observer)
+    try:
+        result = fn(*args, **kwargs)
+    finally:
+        api.observers.remove(observer)
+        _active.fn = None
+        _record(plan, happened)
+        _export(plan, export_graph)
+    return result
+
+
+def _record(plan: Plan, happened: dict) -> None:
+    for path, (what, sig) in happened.items():
+        step = plan.steps.get(path)
+        if step is None:
+            continue
+        predicted = step.status
+        step.status, step.sig = (RAN if what == "ran" else LOADED), sig
+        if predicted == "fresh" and step.status == RAN:
+            log.warning("dds: %s was planned as fresh but ran (%s)", path, step.reason or "inputs changed")
+
+
+def _export(plan: Plan, export_graph: str | None) -> None:
+    if export_graph is not None:
+        from .graph import export_graph as write
+
+        write(plan, export_graph)

@@ -1,0 +1,299 @@
+"""Find every ``keep`` a pipeline reaches, without running it, and decide what is fresh and what must run.
+
+The pipeline function's source is read (and that of every user function it reaches); a call site is a
+``dds.keep("/literal/path", fn, ...)`` or a call of a ``@data_function``. For each site:
+
+* if its arguments are known before running (literals, module constants, the pipeline's own arguments),
+  its exact signature is computed: the step is *fresh* when the store holds it, else it *will run*;
+* otherwise (arguments computed at run time) the step's code is compared with the stored value's: changed
+  code *will run*; unchanged code is *fresh* when every argument comes from fresh upstream steps, else it
+  *may run*.
+
+Then a step whose upstream will run also will run. Upstream means: a ``dds.load("/p")`` in the step's
+code, a kept value passed as an argument, or a ``keep`` nested inside the step's function.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import types
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .signature import SignatureBuilder, is_user_module, resolve_chain
+from .signature.normalize import code_shape
+from .signature.source import function_node
+
+FRESH, WILL_RUN, MAY_RUN, RAN, LOADED = "fresh", "will run", "may run", "ran", "loaded"
+
+
+@dataclass
+class Step:
+    """One kept path of the pipeline."""
+
+    path: str
+    function: str
+    where: str
+    status: str = MAY_RUN
+    reason: str = ""
+    sig: str | None = None
+    upstream: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    """What an evaluation of the pipeline will do (or, after a run, did)."""
+
+    steps: dict[str, Step] = field(default_factory=dict)
+
+    def paths(self, *statuses: str) -> list[str]:
+        return [p for p, s in self.steps.items() if not statuses or s.status in statuses]
+
+    def to_text(self) -> str:
+        if not self.steps:
+            return "no dds.keep or data function reached"
+        width = max(len(p) for p in self.steps)
+        lines = []
+        for step in self.steps.values():
+            why = f" ({step.reason})" if step.reason else ""
+            lines.append(f"{step.status:>8}  {step.path:<{width}}  {step.function}{why}")
+        return "\n".join(lines)
+
+
+@dataclass
+class _Site:
+    path: str
+    callee: Any
+    caller: types.FunctionType
+    call: ast.Call
+    arg_nodes: list[ast.expr]
+    kw_nodes: list[ast.keyword]
+    upstream: list[str] = field(default_factory=list)
+    traceable: bool = True  # every argument is a constant or a value kept upstream
+
+
+def _is_api(obj: Any, name: str) -> bool:
+    from . import api
+
+    return obj is getattr(api, name)
+
+
+def _unwrap(obj: Any) -> Any:
+    return getattr(obj, "__wrapped__", obj) if hasattr(obj, "__dds_keep_path__") else obj
+
+
+def _chain(expr: ast.AST) -> tuple[str, tuple[str, ...]] | None:
+    parts: list[str] = []
+    while isinstance(expr, ast.Attribute):
+        parts.append(expr.attr)
+        expr = expr.value
+    return (expr.id, tuple(reversed(parts))) if isinstance(expr, ast.Name) else None
+
+
+def _resolve(fn: types.FunctionType, expr: ast.AST) -> Any:
+    chain = _chain(expr)
+    return resolve_chain(fn, *chain) if chain else None
+
+
+def _literal_path(call: ast.Call) -> str | None:
+    if call.args and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str):
+        return call.args[0].value
+    return None
+
+
+class _Discovery:
+    """Walks user functions from the pipeline and records the call sites, in source order."""
+
+    def __init__(self) -> None:
+        self.sites: list[_Site] = []
+        self._scanned: set[tuple[int, int]] = set()  # (id(code), id(owner site))
+
+    def scan(self, fn: Any, owner: _Site | None) -> None:
+        stack: list[types.FunctionType] = [fn]
+        while stack:
+            current = stack.pop()
+            if not isinstance(current, types.FunctionType) or not is_user_module(current.__module__):
+                continue
+            key = (id(current.__code__), id(owner))
+            if key in self._scanned:
+                continue
+            self._scanned.add(key)
+            node = function_node(current.__code__)
+            stack.extend(self._scan_function(current, node, owner))
+
+    def _scan_function(self, fn: types.FunctionType, node: ast.AST, owner: _Site | None) -> list[Any]:
+        results: dict[str, str] = {}  # local name -> path of the kept value assigned to it
+        site_of_call: dict[int, str] = {}
+        reached: list[Any] = []
+        calls = sorted((n for n in ast.walk(node) if isinstance(n, ast.Call)),
+                       key=lambda n: (n.lineno, n.col_offset))
+        for call in calls:
+            target = _resolve(fn, call.func)
+            site = None
+            if _is_api(target, "keep") and _literal_path(call) and len(call.args) >= 2:
+                site = _Site(_literal_path(call), _resolve(fn, call.args[1]), fn, call, call.args[2:], call.keywords)
+            elif hasattr(target, "__dds_keep_path__"):
+                site = _Site(target.__dds_keep_path__, target.__wrapped__, fn, call, call.args, call.keywords)
+            elif _is_api(target, "load") and _literal_path(call) and owner is not None:
+                owner.upstream.append(_literal_path(call))
+            if site is None:
+                continue
+            site_of_call[id(call)] = site.path
+            self.sites.append(site)
+            if owner is not None:
+                owner.upstream.append(site.path)
+            if site.callee is not None:
+                self.scan(site.callee, site)
+        for stmt in ast.walk(node):  # data flow: x = keep(...); keep(..., x)
+            if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call) and id(stmt.value) in site_of_call:
+                for target in stmt.targets:
+                    if isinstance(target, ast.Name):
+                        results[target.id] = site_of_call[id(stmt.value)]
+        local_names = _local_names(node)
+        for site in self.sites:
+            if site.caller is not fn:
+                continue
+            for expr in site.arg_nodes + [k.value for k in site.kw_nodes]:
+                for sub in ast.walk(expr):
+                    if isinstance(sub, ast.Name) and sub.id in results:
+                        site.upstream.append(results[sub.id])
+                    elif isinstance(sub, ast.Name) and sub.id in local_names:
+                        site.traceable = False
+                    elif isinstance(sub, ast.Call):
+                        if id(sub) in site_of_call:
+                            site.upstream.append(site_of_call[id(sub)])
+                        else:
+                            site.traceable = False
+        for name, chain in code_shape(node, keep_decorators=False).free:
+            obj = resolve_chain(fn, name, chain)
+            if isinstance(obj, types.FunctionType):
+                reached.append(obj)
+        return reached
+
+
+_UNKNOWN = object()
+
+
+def _static_value(fn: types.FunctionType, expr: ast.AST, bound: dict[str, Any], local_names: set[str]) -> Any:
+    try:
+        return ast.literal_eval(expr)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        pass
+    chain = _chain(expr)
+    if chain is None:
+        return _UNKNOWN
+    name, attrs = chain
+    if name in bound and not attrs:
+        return bound[name]
+    if name in local_names:
+        return _UNKNOWN
+    value = resolve_chain(fn, name, attrs)
+    return _UNKNOWN if value is None or callable(value) else value
+
+
+def _local_names(node: ast.AST) -> set[str]:
+    names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        a = node.args
+        names |= {x.arg for x in a.posonlyargs + a.args + a.kwonlyargs + [v for v in (a.vararg, a.kwarg) if v]}
+    return names
+
+
+def make_plan(fn: Callable, args: tuple, kwargs: dict, store: Any) -> Plan:
+    """Statically plan an evaluation of ``fn(*args, **kwargs)`` against ``store``."""
+    from . import api
+
+    discovery = _Discovery()
+    root = _unwrap(fn)
+    root_site = None
+    if hasattr(fn, "__dds_keep_path__"):  # eval of a data function: the function itself is a step
+        root_site = _Site(fn.__dds_keep_path__, root, root, ast.Call(func=ast.Name("x"), args=[], keywords=[]), [], [])
+        discovery.sites.append(root_site)
+    discovery.scan(root, root_site)
+    bound = _bind_root_arguments(root, args, kwargs)
+
+    plan = Plan()
+    builder_for = lambda: SignatureBuilder(load_sig=store.get_ref)  # noqa: E731 - a fresh walk per step
+    for site in discovery.sites:
+        if site.path in plan.steps:  # the same path kept twice: the later site wins the plan
+            plan.steps.pop(site.path)
+        where = f"{site.caller.__code__.co_filename}:{getattr(site.call, 'lineno', site.caller.__code__.co_firstlineno)}"
+        step = Step(site.path, api.function_name(site.callee), where, upstream=list(dict.fromkeys(site.upstream)))
+        plan.steps[site.path] = step
+        if site is root_site:
+            values, kw = list(args), dict(kwargs)
+        else:
+            caller_bound = bound if site.caller is root else {}
+            locals_ = _local_names(function_node(site.caller.__code__))
+            values = [_static_value(site.caller, e, caller_bound, locals_) for e in site.arg_nodes]
+            kw = {k.arg: _static_value(site.caller, k.value, caller_bound, locals_) for k in site.kw_nodes}
+            if any(isinstance(e, ast.Starred) for e in site.arg_nodes) or any(k.arg is None for k in site.kw_nodes):
+                values.append(_UNKNOWN)
+        if site.callee is None:
+            step.status, step.reason = MAY_RUN, "the function kept is chosen at run time"
+            continue
+        if all(v is not _UNKNOWN for v in values) and all(v is not _UNKNOWN for v in kw.values()):
+            signature = builder_for().call_signature(site.path, site.callee, tuple(values), kw)
+            step.sig = signature.sig
+            api.decisions[site.path] = api.Decision(store.get_ref(site.path), signature.sig, signature.tree)
+            if store.read_meta(signature.sig) is not None:
+                step.status = FRESH
+            else:
+                step.status, step.reason = WILL_RUN, _reason_for_new(store, site.path)
+            continue
+        step.status, step.reason, tree = _compare_code(builder_for(), store, site)
+        api.decisions[site.path] = api.Decision(store.get_ref(site.path), None, tree, step.reason)
+    _propagate(plan)
+    for path, step in plan.steps.items():
+        if step.reason.startswith("upstream") and path in api.decisions:
+            api.decisions[path].note = f"upstream {step.reason[len('upstream '):]}"
+    return plan
+
+
+def _bind_root_arguments(fn: Any, args: tuple, kwargs: dict) -> dict[str, Any]:
+    try:
+        bound = inspect.signature(fn).bind(*args, **kwargs)
+    except (TypeError, ValueError):
+        return {}
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
+def _reason_for_new(store: Any, path: str) -> str:
+    return "nothing stored yet" if store.get_ref(path) is None else "code or inputs changed"
+
+
+def _compare_code(builder: SignatureBuilder, store: Any, site: _Site) -> tuple[str, str, dict]:
+    """Arguments unknown before running: compare the function's own signature with the stored one."""
+    current = builder.call_signature(site.path, site.callee, (), {}).tree
+    sig = store.get_ref(site.path)
+    meta = store.read_meta(sig) if sig else None
+    if meta is None or "tree" not in meta:
+        return WILL_RUN, "nothing stored yet", current
+    if _function_sig(meta["tree"]) != _function_sig(current):
+        return WILL_RUN, "code changed", current
+    if site.traceable:
+        return FRESH, "", current
+    return MAY_RUN, "arguments computed at run time", current
+
+
+def _function_sig(tree: dict) -> tuple:
+    root = tree["units"][tree["root"]]
+    fn_dep = next(d for d in root["deps"] if d[0] == "function")
+    return fn_dep[1], tuple(tree["units"].get(k, {}).get("sig") for k in fn_dep[2])
+
+
+def _propagate(plan: Plan) -> None:
+    changed = True
+    while changed:
+        changed = False
+        for step in plan.steps.values():
+            for up in step.upstream:
+                upstream = plan.steps.get(up)
+                if upstream is None or step.status == WILL_RUN:
+                    continue
+                if upstream.status == WILL_RUN:
+                    step.status, step.reason, changed = WILL_RUN, f"upstream {up} will run", True
+                elif upstream.status == MAY_RUN and step.status == FRESH:
+                    step.status, step.reason, changed = MAY_RUN, f"upstream {up} may run", True
