@@ -22,10 +22,6 @@ def _label(key: str) -> str:
     return f"{module}.{qualname}" if qualname else key
 
 
-def _short_where(where: str) -> str:
-    return where
-
-
 def diff_trees(old: dict, new: dict) -> list[str]:
     """Every difference between two signature trees, one line each, most upstream cause last."""
     if old.get("scheme") != new.get("scheme"):
@@ -64,14 +60,14 @@ def diff_trees(old: dict, new: dict) -> list[str]:
                     else:
                         todo.append((o, n, here))
                 if before[1] != after[1] and not _any_changed(old_refs, new_refs, old_units, new_units):
-                    lines.append(f"{prefix}: {name} changed")
+                    lines.append(f"{prefix}: {_describe(name)} changed")
             elif name.startswith("load("):
                 lines.append(f"{prefix}: upstream {name[5:-1]} changed "
                              f"({_short(before[3])} -> {_short(after[3])})")
             elif before[3] is not None or after[3] is not None:
-                lines.append(f"{prefix}: {_kind(name)} {name} {before[3]} -> {after[3]}")
+                lines.append(f"{prefix}: {_describe(name)} changed {before[3]} -> {after[3]}")
             else:
-                lines.append(f"{prefix}: {_kind(name)} {name} changed")
+                lines.append(f"{prefix}: {_describe(name)} changed")
     return lines
 
 
@@ -79,10 +75,17 @@ def _any_changed(old_refs: Iterable[str], new_refs: Iterable[str], old_units: di
     return any(old_units.get(o, {}).get("sig") != new_units.get(n, {}).get("sig") for o, n in zip(old_refs, new_refs))
 
 
-def _kind(name: str) -> str:
-    if name in ("arguments", "keyword arguments") or name.startswith("("):
-        return "the"
-    return "value of"
+_SPECIAL = {"(defaults)": "default argument values", "(bases)": "base classes",
+            "arguments": "the arguments", "keyword arguments": "the keyword arguments"}
+
+
+def _describe(name: str) -> str:
+    """How a dependency name from the tree reads in a sentence."""
+    if name in _SPECIAL:
+        return _SPECIAL[name]
+    if name.startswith("(attribute) "):
+        return "class attribute " + name[len("(attribute) "):]
+    return name
 
 
 def _value(dep: list) -> str:
@@ -158,7 +161,7 @@ def explain_decision(store, path: str, decision) -> str:
 
 
 def _about_arguments(path: str, line: str) -> bool:
-    return line.startswith(f"{path}: the arguments") or line.startswith(f"{path}: the keyword arguments")
+    return line.startswith((f"{path}: the arguments", f"{path}: the keyword arguments"))
 
 
 def explain_path(store, path: str, pipeline: str | None = None) -> str:

@@ -447,3 +447,51 @@ VALUES = {
 def test_values_of_every_codec(tmp_path, old, new, reran):
     """Values stored by different codecs (None, str, bytes, numpy) are loaded back, not recomputed."""
     check_edit(tmp_path, VALUES, (MAIN, old, new), reran=reran)
+
+
+LOADS = {
+    MAIN: """
+        import dds
+        from dds import load
+        from pipe._trace import trace
+
+        FACTOR = 2
+
+
+        def up():
+            trace("up")
+            return [i * FACTOR for i in range(4)]
+
+
+        def via_module_attribute():
+            trace("via_module_attribute")
+            return sum(dds.load("/up"))
+
+
+        def via_imported_name():
+            trace("via_imported_name")
+            return max(load("/up"))
+
+
+        def other():
+            trace("other")
+            return "unrelated"
+
+
+        def run():
+            dds.keep("/up", up)
+            return [dds.keep("/s", via_module_attribute), dds.keep("/m", via_imported_name),
+                    dds.keep("/o", other)]
+    """,
+}
+
+
+def test_upstream_read_with_load_reruns_its_readers(tmp_path):
+    """A function that reads ``dds.load("/up")`` depends on what /up holds, however load was imported."""
+    check_edit(tmp_path, LOADS, (MAIN, "FACTOR = 2", "FACTOR = 3"),
+               reran={"up", "via_module_attribute", "via_imported_name"})
+
+
+def test_reader_edit_does_not_rerun_the_loaded_upstream(tmp_path):
+    check_edit(tmp_path, LOADS, (MAIN, "return sum(dds.load(", "return 1 + sum(dds.load("),
+               reran={"via_module_attribute"})

@@ -278,7 +278,7 @@ class SignatureBuilder:
             label = _import_label(target) + "".join("." + c for c in chain)
             self._dep(unit, label, _follow(value, chain, label))
         for name, chain, path in shape.literal_calls:
-            callee = _follow(lookup(name), chain, name)
+            callee = _getattr_chain(lookup(name), chain)  # through any module: dds itself is a library
             if getattr(callee, "__dds_load__", False):
                 stored = self._load_sig(path)
                 unit.deps.append([f"load({path})", digest("load", path, stored or "absent"), [], stored])
@@ -453,11 +453,15 @@ def _tree(root: Unit) -> dict:
     return {"scheme": SCHEME, "root": root.key, "units": units}
 
 
-def resolve_chain(fn: types.FunctionType, name: str, chain: tuple[str, ...] = ()) -> Any:
-    """The live object ``name.chain...`` refers to inside ``fn`` (closure, globals, builtins), or None."""
-    value = _lookup_function_name(fn, fn.__code__, name)
+def _getattr_chain(value: Any, chain: tuple[str, ...]) -> Any:
     for attr in chain:
         if value is _MISSING:
             break
         value = getattr(value, attr, _MISSING)
+    return value
+
+
+def resolve_chain(fn: types.FunctionType, name: str, chain: tuple[str, ...] = ()) -> Any:
+    """The live object ``name.chain...`` refers to inside ``fn`` (closure, globals, builtins), or None."""
+    value = _getattr_chain(_lookup_function_name(fn, fn.__code__, name), chain)
     return None if value is _MISSING else value
