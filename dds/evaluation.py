@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import sys
 import threading
 from typing import Any, Callable, Iterable
 
@@ -64,17 +65,35 @@ def evaluate(fn: Callable, args: tuple, kwargs: dict, *, export_graph: str | Non
         _export(plan, export_graph)
         return plan
     _active.fn = fn
-    happened: dict[str, str] = {}
-    observer = lambda path, what, sig: happened.__setitem__(path, (what, sig))  # noqa: E731
+    happened: dict[str, tuple[str, str]] = {}
+    progress = _progress(len(plan.steps))
+
+    def observer(path: str, what: str, sig: str) -> None:
+        happened[path] = (what, sig)
+        if progress is not None:
+            progress.set_postfix_str(f"{what} {path}", refresh=False)
+            progress.update(1)
+
     api.observers.append(observer)
     try:
         result = fn(*args, **kwargs)
     finally:
         api.observers.remove(observer)
         _active.fn = None
+        if progress is not None:
+            progress.close()
         _record(plan, happened)
         _export(plan, export_graph)
     return result
+
+
+def _progress(total: int) -> Any:
+    """A progress bar on stderr for evaluations of several steps; none when stderr is not a terminal."""
+    if total < 2 or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="dds", unit="step", leave=False, file=sys.stderr)
 
 
 def _record(plan: Plan, happened: dict) -> None:

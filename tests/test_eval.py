@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+import dds
 from pipeline_project import Project
 
 PIPELINE = {
@@ -188,3 +189,42 @@ def test_stages_select_a_prefix_and_bad_stages_are_refused(project):
     assert "Plan ['/raw', '/report', '/scaled', '/total']" in out.stdout
     assert "ERROR Unknown dds stage 'bogus'" in out.stdout
     assert project.ran() == []
+
+
+class _Terminal:
+    """A stand-in for a terminal's stderr: records what is written, says it is a TTY."""
+
+    def __init__(self, tty):
+        self.tty, self.text = tty, ""
+
+    def isatty(self):
+        return self.tty
+
+    def write(self, text):
+        self.text += text
+
+    def flush(self):
+        pass
+
+
+def _one():
+    return 1
+
+
+def _two():
+    return 2
+
+
+def _in_process_pipeline():
+    return dds.keep("/one", _one) + dds.keep("/two", _two)
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_progress_is_shown_on_a_terminal_only(monkeypatch, tty):
+    import sys
+
+    dds.set_store("memory")
+    fake = _Terminal(tty)
+    monkeypatch.setattr(sys, "stderr", fake)
+    assert dds.eval(_in_process_pipeline) == 3
+    assert ("dds" in fake.text and "/2" in fake.text) if tty else fake.text == ""
