@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
 from . import options
+from .codecs import codec_named
 from .errors import ArgumentError, DamagedDataError, DataFunctionError, NotFoundError
 from .paths import validate_path
 from .runinfo import run_info
@@ -119,8 +120,10 @@ def keep(path: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         "tree": signature.tree,
         "run": run_info(started, duration, _source_file(fn)),
     }
-    store.write(sig, value, record)
+    stored = store.write(sig, value, record)
     store.set_ref(path, sig)
+    if getattr(codec_named(stored["codec"]), "returns_stored_value", False):
+        value = store.read(sig, stored)  # e.g. Spark: the same lazily read DataFrame a later load returns
     log.info("dds: computed %s (%s) in %.3fs [%s]", path, name, duration, sig[:10])
     _notify(path, "ran", sig)
     return value

@@ -16,6 +16,7 @@ from .binary import BytesCodec
 from .numpy_npy import NumpyNpyCodec
 from .pandas_parquet import PandasParquetCodec
 from .pickled import PickleCodec
+from .spark_parquet import SparkParquetCodec
 from .text import TextCodec
 
 __all__ = [
@@ -36,6 +37,7 @@ _BUILTINS: tuple[Codec, ...] = (
     NumpyNpyCodec(),
     TextCodec(),
     BytesCodec(),
+    SparkParquetCodec(),
 )
 _codecs: list[Codec] = list(_BUILTINS)  # tried in order; PICKLE comes after all of them
 

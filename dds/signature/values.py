@@ -232,6 +232,18 @@ def _logger(logger: Any) -> Any:
     return logger.name
 
 
+def _spark_handle(handle: Any) -> Any:
+    # A session or context is how code reaches Spark, not data: all sessions hash alike (configuration
+    # that changes results, such as time zones, must be passed as arguments or constants to be seen).
+    return type(handle).__name__
+
+
+def _spark_frame(df: Any) -> Any:
+    from .spark_values import spark_frame_identity
+
+    return spark_frame_identity(df)
+
+
 for _name, _fn in {
     "numpy.ndarray": _numpy_array,
     "numpy.generic": _numpy_scalar,
@@ -240,6 +252,11 @@ for _name, _fn in {
     "pandas.Series": _pandas_series,
     "pandas.core.series.Series": _pandas_series,
     "pyarrow.lib.Table": _arrow_table,
+    "pyspark.sql.session.SparkSession": _spark_handle,
+    "pyspark.sql.classic.session.SparkSession": _spark_handle,
+    "pyspark.context.SparkContext": _spark_handle,
+    "pyspark.sql.dataframe.DataFrame": _spark_frame,
+    "pyspark.sql.classic.dataframe.DataFrame": _spark_frame,
     "logging.Logger": _logger,
     "logging.RootLogger": _logger,
 }.items():
