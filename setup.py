@@ -21,13 +21,18 @@ setup(
         "pyarrow>=12",
         "fsspec>=2023.1",
         "cloudpickle>=2.0",
+        "click>=8.0",
+        "tqdm>=4.60",  # progress of long evaluations (only on a terminal)
     ],
     extras_require={
         "pandas": ["pandas>=1.5", "numpy>=1.23"],
         "spark": ["pyspark>=3.4"],
         "graph": ["pydotplus>=2.0"],
-        "dev": ["pandas>=1.5", "numpy>=1.23", "pydotplus>=2.0", "pytest>=7", "hypothesis>=6"],
+        "delta": ["deltalake>=0.15"],
+        "dev": ["pandas>=1.5", "numpy>=1.23", "pydotplus>=2.0", "pyspark>=3.5", "deltalake>=0.15",
+                "pytest>=7", "hypothesis>=6"],
     },
+    entry_points={"console_scripts": ["dds=dds.cli:main"]},
     license="Apache-2.0",
     classifiers=[
         "Programming Language :: Python :: 3",

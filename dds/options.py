@@ -11,6 +11,8 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
     "on_damage": ("raise", "recompute"),
     # Log every signature tree computed (at DEBUG level of the "dds" logger).
     "extra_debug": (False, True),
+    # How pandas frames and Arrow tables are stored: exact Parquet, or Delta tables (needs deltalake).
+    "tabular_format": ("parquet", "delta"),
 }
 _values: dict[str, Any] = {name: choices[0] for name, choices in _CHOICES.items()}
 

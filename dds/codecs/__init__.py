@@ -13,6 +13,7 @@ from ..errors import ArgumentError, CodecError
 from .arrow_parquet import ArrowParquetCodec
 from .base import Codec, NotSuitable
 from .binary import BytesCodec
+from .delta import ArrowDeltaCodec, PandasDeltaCodec
 from .numpy_npy import NumpyNpyCodec
 from .pandas_parquet import PandasParquetCodec
 from .pickled import PickleCodec
@@ -32,6 +33,8 @@ __all__ = [
 
 PICKLE = PickleCodec()
 _BUILTINS: tuple[Codec, ...] = (
+    PandasDeltaCodec(),  # only when set_option("tabular_format", "delta")
+    ArrowDeltaCodec(),
     PandasParquetCodec(),
     ArrowParquetCodec(),
     NumpyNpyCodec(),
