@@ -147,3 +147,18 @@ def test_an_edit_reruns_the_spark_step_in_a_fresh_process(tmp_path):
     project.edit("proj/spark_steps.py", "df.id % 2 == 0", "df.id % 3 == 0")
     assert "COUNT 4" in project.python(script).stdout
     assert project.ran() == ["evens"]
+
+
+def test_the_spark_example_loads_every_step_on_its_second_run(tmp_path):
+    example = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "spark_pipeline.py")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DDS_")}
+    env["TMPDIR"] = str(tmp_path)
+    outputs = [subprocess.run([sys.executable, example], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=300) for _ in range(2)]
+    for out in outputs:
+        assert out.returncode == 0, out.stderr[-3000:]
+    first, second = (o.stderr for o in outputs)
+    steps = ["/spark_example/ingest", "/spark_example/totals", "/spark_example/report"]
+    assert all(f"computed {s}" in first for s in steps)
+    assert all(f"loaded   {s}" in second for s in steps) and "computed" not in second
+    assert outputs[0].stdout == outputs[1].stdout and outputs[0].stdout.startswith("c0: ")
