@@ -18,7 +18,7 @@ from . import options
 from .codecs import codec_named
 from .errors import ArgumentError, DamagedDataError, DataFunctionError, NotFoundError
 from .paths import validate_path
-from .runinfo import run_info
+from .runinfo import RESERVED, run_info, user_run_info
 from .signature import SignatureBuilder
 from .store import create_store
 from .store.base import Store
@@ -103,6 +103,7 @@ def keep(path: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
             log.info("dds: loaded   %s (%s) [%s]", path, name, sig[:10])
             _notify(path, "loaded", sig)
             return value
+    extra_run_info = user_run_info(path, reserved=RESERVED)  # before fn runs: its failure loses no work
     started = time.time()
     t0 = time.perf_counter()
     try:
@@ -118,7 +119,8 @@ def keep(path: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         "function": name,
         "signature": sig,
         "tree": signature.tree,
-        "run": run_info(started, duration, _source_file(fn)),
+        "run": run_info(started, duration, _source_file(fn), module=getattr(fn, "__module__", None), path=path,
+                        user_fields=extra_run_info),
     }
     stored = store.write(sig, value, record)
     store.set_ref(path, sig)
@@ -166,6 +168,7 @@ def load(path: str) -> Any:
 
 
 load.__dds_load__ = True  # type: ignore[attr-defined]  # lets signatures depend on what load() reads
+keep.__dds_keep__ = True  # type: ignore[attr-defined]  # lets signatures know which paths a function keeps
 
 
 class DataFunction:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from .errors import DamagedDataError, StoreError
 from .store.base import Store
@@ -74,8 +75,8 @@ def gc(store: Store, dry_run: bool = False, grace: float = DEFAULT_GRACE_S, now:
 
     Anything modified less than ``grace`` seconds ago is kept (and listed in ``kept_recent`` when it is an
     unreferenced blob), so a concurrent writer's temporary or just-committed blob survives. Refs are read
-    before anything is listed and again before each blob is deleted; a damaged ref stops ``gc`` entirely,
-    because then it cannot know what that path needs.
+    before anything is listed and again just before deleting; a damaged ref stops ``gc`` entirely, because
+    then it cannot know what that path needs.
     """
     if grace < 0:
         raise StoreError(f"gc: the grace period must be >= 0 seconds, not {grace}.")
@@ -83,19 +84,23 @@ def gc(store: Store, dry_run: bool = False, grace: float = DEFAULT_GRACE_S, now:
     report = GcReport(dry_run=dry_run)
     referenced = _referenced(store)
     committed = set(store.iter_blob_sigs())
+    doomed: list[Removal] = []
     for sig in sorted(committed | set(store.iter_blob_dirs())):
         if sig in referenced:
             continue
         size, newest = _blob_usage(store, sig)
-        if not _old_enough(newest, now, grace):
+        if _old_enough(newest, now, grace):
+            kind = "blob" if sig in committed else "unfinished"
+            doomed.append(Removal(kind, store.blob_dir(sig), size, sig, _written_for(store, sig)))
+        else:
             report.kept_recent.append(sig)
-            continue
-        if not dry_run and sig in _referenced(store):  # a writer pointed a path at it meanwhile
-            continue
-        kind = "blob" if sig in committed else "unfinished"
-        report.removed.append(Removal(kind, store.blob_dir(sig), size, sig, _written_for(store, sig)))
+    if doomed and not dry_run:
+        referenced = _referenced(store)  # a writer may have pointed a path at one of them meanwhile
+        doomed = [r for r in doomed if r.sig not in referenced]
+    for removal in doomed:
         if not dry_run:
-            store.delete_blob(sig)
+            store.delete_blob(removal.sig)
+        report.removed.append(removal)
     for where in store.iter_temp():
         size, newest = store.entry_usage(where)
         if _old_enough(newest, now, grace):
@@ -139,8 +144,11 @@ def _written_for(store: Store, sig: str) -> str | None:
 
 
 # --------------------------------------------------------------------------------------------- verify
-def verify(store: Store) -> VerifyReport:
-    """Re-check every ref and every committed blob (sizes, checksums, metadata); never changes anything."""
+def verify(store: Store, progress: Callable[[int, int], None] | None = None) -> VerifyReport:
+    """Re-check every ref and every committed blob (sizes, checksums, metadata); never changes anything.
+
+    ``progress(done, total)`` is called after each blob (reading every blob of a big store takes a while).
+    """
     report = VerifyReport()
     pointing: dict[str, list[str]] = {}
     for path, where, sig, problem in store.iter_ref_entries():
@@ -157,6 +165,8 @@ def verify(store: Store) -> VerifyReport:
         problem = _check_blob(store, sig, pointing.get(sig, []))
         if problem is not None:
             report.problems.append(problem)
+        if progress is not None:
+            progress(report.blobs, len(committed))
     for sig, paths in sorted(pointing.items()):
         if sig not in committed:
             for path in paths:

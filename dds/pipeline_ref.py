@@ -22,6 +22,9 @@ def import_pipeline(spec: str) -> Callable:
     except ImportError as exc:
         raise ArgumentError(f"Cannot import {module_name!r} for pipeline {spec!r}: {exc}. Fix: run from the "
                             "directory holding it or set PYTHONPATH.") from None
+    except Exception as exc:  # the user's module itself failed while importing
+        raise ArgumentError(f"Importing {module_name!r} for pipeline {spec!r} raised {type(exc).__name__}: "
+                            f"{exc}. Fix the module so it imports cleanly.") from exc
     obj = module
     for part in attr.split("."):
         obj = getattr(obj, part, None)

@@ -40,12 +40,18 @@ def set_run_info_fn(fn: Callable[[], dict] | None) -> None:
     _run_info_fn = fn
 
 
+#: Fields dds writes in the run section; a run-info function may not return them.
+RESERVED = frozenset({"started", "duration_s", "host", "user", "pid", "python", "dds", "platform", "git_commit",
+                      "git_dirty", "versions"})
+
+
 def run_info(started: float, duration: float, source_file: str | None, module: str | None = None,
-             path: str | None = None) -> dict:
+             path: str | None = None, user_fields: dict | None = None) -> dict:
     """The ``run`` section of a value's metadata.
 
     ``module`` names the kept function's module (found from ``source_file`` when omitted); its library
-    imports are recorded under ``versions``. ``path`` only improves error messages.
+    imports are recorded under ``versions``. ``path`` only improves error messages. ``user_fields`` are
+    the run-info function's fields when the caller collected them beforehand (see ``user_run_info``).
     """
     directory = os.path.dirname(os.path.abspath(source_file)) if source_file and os.path.exists(source_file) \
         else os.getcwd()
@@ -63,7 +69,7 @@ def run_info(started: float, duration: float, source_file: str | None, module: s
     versions = library_versions(module or _module_of_file(source_file))
     if versions:
         info["versions"] = versions
-    info.update(user_run_info(path, reserved=set(info) | {"versions"}))
+    info.update(user_run_info(path, reserved=RESERVED) if user_fields is None else user_fields)
     return info
 
 

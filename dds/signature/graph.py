@@ -111,6 +111,8 @@ class SignatureBuilder:
         self._current: Unit | None = None
         self._reading = ""
         self._dep_refs: list[str] = []
+        self._produced: set[str] = set()  # paths kept by code inside this call's graph
+        self._loads: list[tuple[Unit, int, str]] = []  # load("/p") dependencies: (unit, dep index, path)
         self._keepalive: list[Any] = []
         self._hasher = ValueHasher(self._object_token, self._describe)
 
@@ -123,8 +125,18 @@ class SignatureBuilder:
         self._dep(root, "keyword arguments", dict(sorted(kwargs.items())))
         root.local = digest("call", SCHEME, path, *(token for _, token, _, _ in root.deps))
         self._drain()
+        self._loads_of_paths_kept_here()
         _merkle(root)
         return CallSignature(root.sig, _tree(root))
+
+    def _loads_of_paths_kept_here(self) -> None:
+        """``load("/p")`` of a path that code in this same graph keeps depends on that code, which the graph
+        already covers, not on what the store held before it ran (that would change after the first run
+        and cause one needless recompute)."""
+        for unit, index, path in self._loads:
+            if path in self._produced:
+                unit.deps[index] = [f"load({path})", digest("load-kept-here", path), [], None]
+                unit.local = digest(unit.kind, unit.code, *_dep_parts(unit))
 
     def value_digest(self, value: Any) -> str:
         """Digest of a single value (no references to user code may be involved)."""
@@ -183,6 +195,7 @@ class SignatureBuilder:
         if isinstance(obj, _LibraryAttr):
             return obj.token
         if hasattr(obj, "__dds_keep_path__") and hasattr(obj, "__wrapped__"):
+            self._produced.add(obj.__dds_keep_path__)
             return digest("data_function", obj.__dds_keep_path__, self._token(obj.__wrapped__))
         if isinstance(obj, types.FunctionType):
             module = obj.__module__ or ""
@@ -282,6 +295,10 @@ class SignatureBuilder:
             if getattr(callee, "__dds_load__", False):
                 stored = self._load_sig(path)
                 unit.deps.append([f"load({path})", digest("load", path, stored or "absent"), [], stored])
+                self._loads.append((unit, len(unit.deps) - 1, path))
+            elif getattr(callee, "__dds_keep__", False):
+                self._produced.add(path)
+                unit.deps.append([f"keep({path})", digest("keep", path), [], None])
 
 
 # -- helpers --------------------------------------------------------------------------------------
