@@ -22,6 +22,7 @@ setup(
         "fsspec>=2023.1",
         "cloudpickle>=2.0",
         "click>=8.0",
+        "filelock>=3.12",  # one lock per signature on local stores; the OS releases it if a holder dies
         "tqdm>=4.60",  # progress of long evaluations (only on a terminal)
     ],
     extras_require={

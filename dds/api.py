@@ -89,20 +89,38 @@ def keep(path: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     if options.get_option("extra_debug"):
         log.debug("signature tree of %s: %s", path, signature.tree)
     decisions[path] = Decision(store.get_ref(path), sig, signature.tree)
-    meta = store.read_meta(sig)
-    if meta is not None:
-        try:
-            value = store.read(sig, meta)
-        except DamagedDataError:
-            if options.get_option("on_damage") != "recompute":
-                raise
-            log.warning("dds: %s (%s): stored value is damaged, recomputing", path, name)
-        else:
-            if store.get_ref(path) != sig:
-                store.set_ref(path, sig)
-            log.info("dds: loaded   %s (%s) [%s]", path, name, sig[:10])
-            _notify(path, "loaded", sig)
+    found, value = _load_stored(store, path, name, sig)
+    if found:
+        return value
+    with store.lock(sig):  # concurrent keeps of the same signature: one computes, the others load
+        found, value = _load_stored(store, path, name, sig)
+        if found:
             return value
+        return _compute(store, path, name, sig, signature.tree, fn, args, kwargs)
+
+
+def _load_stored(store: Store, path: str, name: str, sig: str) -> tuple[bool, Any]:
+    """(True, value) when the store holds ``sig`` intact; (False, None) when it must be computed."""
+    meta = store.read_meta(sig)
+    if meta is None:
+        return False, None
+    try:
+        value = store.read(sig, meta)
+    except DamagedDataError:
+        if options.get_option("on_damage") != "recompute":
+            raise
+        log.warning("dds: %s (%s): stored value is damaged, recomputing", path, name)
+        return False, None
+    if store.get_ref(path) != sig:
+        store.set_ref(path, sig)
+    log.info("dds: loaded   %s (%s) [%s]", path, name, sig[:10])
+    _notify(path, "loaded", sig)
+    return True, value
+
+
+def _compute(store: Store, path: str, name: str, sig: str, tree: dict, fn: Callable, args: tuple,
+             kwargs: dict) -> Any:
+    """Run ``fn``, store its value as blob ``sig`` and point ``path`` at it."""
     extra_run_info = user_run_info(path, reserved=RESERVED)  # before fn runs: its failure loses no work
     started = time.time()
     t0 = time.perf_counter()
@@ -118,7 +136,7 @@ def keep(path: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         "path": path,
         "function": name,
         "signature": sig,
-        "tree": signature.tree,
+        "tree": tree,
         "run": run_info(started, duration, _source_file(fn), module=getattr(fn, "__module__", None), path=path,
                         user_fields=extra_run_info),
     }

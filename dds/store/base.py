@@ -14,7 +14,8 @@ Stores know nothing about functions or ASTs; the signature is an opaque hex stri
 from __future__ import annotations
 
 import abc
-from typing import Any, Iterator
+import contextlib
+from typing import Any, ContextManager, Iterator
 
 
 class Store(abc.ABC):
@@ -53,6 +54,12 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def iter_refs(self) -> Iterator[tuple[str, str]]:
         """Every ``(path, sig)`` pair, in path order."""
+
+    def lock(self, sig: str) -> ContextManager[Any]:
+        """Held while one process computes ``sig``, so concurrent ``keep`` calls of the same signature run
+        the function once. Stores without locks (object stores) return a no-op: their write-once blobs
+        make a concurrent duplicate computation harmless, only wasteful."""
+        return contextlib.nullcontext()
 
     def describe(self) -> str:
         """A short human description used in error messages, e.g. ``local store at ./.dds``."""

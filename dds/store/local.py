@@ -12,11 +12,12 @@ import os
 import shlex
 import shutil
 import uuid
+from typing import Any
 
 from ..errors import StoreError
 from ..paths import path_parts
 from . import atomic
-from .fs_store import FsStore
+from .fs_store import FsStore, _check_sig
 
 
 class LocalStore(FsStore):
@@ -33,6 +34,14 @@ class LocalStore(FsStore):
 
     def describe(self) -> str:
         return f"local store at {self.root}"
+
+    def lock(self, sig: str) -> Any:
+        """An OS file lock per signature (``filelock``): released by the OS if the holder is killed."""
+        from filelock import FileLock
+
+        directory = self._at("locks")
+        os.makedirs(directory, exist_ok=True)
+        return FileLock(os.path.join(directory, f"{_check_sig(sig)}.lock"))
 
     def data_path(self, path: str) -> str:
         """Where people find ``path``: ``data_dir/<path>``."""
