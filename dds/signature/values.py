@@ -126,7 +126,8 @@ class ValueHasher:
         state = getattr(value, "__dict__", None)
         items = list(state.items()) if isinstance(state, dict) else []
         for klass in type(value).__mro__:
-            for slot in getattr(klass, "__slots__", ()) if not isinstance(getattr(klass, "__slots__", ()), str) else (klass.__slots__,):
+            slots = klass.__dict__.get("__slots__", ())
+            for slot in (slots,) if isinstance(slots, str) else slots:
                 if slot not in ("__dict__", "__weakref__") and hasattr(value, slot):
                     items.append((slot, getattr(value, slot)))
         return self._guarded(value, lambda: self._fields(value, items))
