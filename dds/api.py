@@ -46,10 +46,11 @@ observers: list[Callable[[str, str, str], None]] = []
 
 def set_store(kind: str = "local", internal_dir: str | None = None, data_dir: str | None = None,
               **store_options: Any) -> Store:
-    """Choose where values are kept: ``"local"`` (default ``./.dds``) or ``"memory"`` (this process only).
+    """Choose where values are kept: ``"local"`` (default ``./.dds``), ``"memory"`` (this process only).
 
-    Without a call, ``DDS_STORE`` (kind) and ``DDS_DIR`` (the local store's directory) are read from the
-    environment when the store is first needed.
+    Also ``"fsspec"`` (``url="s3://bucket/prefix"``, any fsspec URL) and ``"dbfs"`` (Databricks). Without a
+    call, ``DDS_STORE`` (kind) and ``DDS_DIR`` (directory, or URL for fsspec) are read from the environment
+    when the store is first needed.
     """
     global _store
     if internal_dir is not None:
@@ -64,8 +65,10 @@ def get_store() -> Store:
     """The current store (created from the environment on first use)."""
     if _store is None:
         kind = os.environ.get("DDS_STORE", "local")
-        directory = os.environ.get("DDS_DIR")
-        return set_store(kind, internal_dir=directory) if kind == "local" else set_store(kind)
+        location = os.environ.get("DDS_DIR")  # a directory, or for "fsspec" a URL such as s3://bucket/dds
+        if kind == "memory" or location is None:
+            return set_store(kind)
+        return set_store(kind, url=location) if kind == "fsspec" else set_store(kind, internal_dir=location)
     return _store
 
 

@@ -2,7 +2,7 @@
 
 Locally: ``python examples/spark_pipeline.py`` (local[2] Spark, store in ./.dds). Run it twice: the
 second run loads every step. On Databricks: put this file in a repo, ``dds.set_store("dbfs",
-internal_dir="/dbfs/dds/internal", data_dir="/dbfs/dds/data")`` before ``main()``, and use the
+internal_dir="/dbfs/dds")`` before ``main()``, and use the
 cluster's ``spark`` session (see README, "Spark and Databricks").
 """
 

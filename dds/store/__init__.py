@@ -1,7 +1,8 @@
 """Store registry: ``create_store(kind, **options)`` builds a store by name.
 
-Built-in kinds: ``local`` (a directory, default ``./.dds``) and ``memory`` (this process only). A new kind
-is one module with a ``Store`` subclass plus one ``register_store`` line.
+Built-in kinds: ``local`` (a directory, default ``./.dds``), ``memory`` (this process only), ``fsspec`` (any
+fsspec URL: ``s3://``, ``file://``, ...) and ``dbfs`` (Databricks' ``/dbfs`` mount). A new kind is one module
+with a ``Store`` subclass plus one ``register_store`` line.
 """
 
 from __future__ import annotations
@@ -11,13 +12,23 @@ from typing import Any, Callable
 
 from ..errors import StoreError
 from .base import Store
+from .dbfs import DbfsStore
 from .fs_store import FsStore
+from .fsspec_store import FsspecStore
 from .local import LocalStore
 from .memory import MemoryStore
 
-__all__ = ["Store", "FsStore", "LocalStore", "MemoryStore", "create_store", "register_store", "known_stores"]
+__all__ = [
+    "Store", "FsStore", "LocalStore", "MemoryStore", "FsspecStore", "DbfsStore",
+    "create_store", "register_store", "known_stores",
+]
 
-_factories: dict[str, Callable[..., Store]] = {"local": LocalStore, "memory": MemoryStore}
+_factories: dict[str, Callable[..., Store]] = {
+    "local": LocalStore,
+    "memory": MemoryStore,
+    "fsspec": FsspecStore,
+    "dbfs": DbfsStore,
+}
 
 
 def register_store(kind: str, factory: Callable[..., Store]) -> None:

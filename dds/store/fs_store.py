@@ -45,6 +45,13 @@ class FsStore(Store):
     def describe(self) -> str:
         return f"{self.kind} store at {self.root}"
 
+    def uri_for_spark(self, path: str) -> str | None:
+        """The URI Spark uses for ``path`` (a file or folder of this store, e.g. a blob's file), or None if
+        Spark cannot reach this store (memory). Spark names file systems differently from fsspec."""
+        from ..spark_uri import spark_uri
+
+        return spark_uri(self.fs, path)
+
     # ----------------------------------------------------------------- layout
     def _at(self, *parts: str) -> str:
         return "/".join((self.root, *parts))
@@ -90,11 +97,11 @@ class FsStore(Store):
             return self._write_with(PICKLE, sig, value, meta)
 
     def _write_with(self, codec: Codec, sig: str, value: Any, meta: dict) -> dict:
-        blob = self.blob_dir(sig)
-        tmp = self._make_temp_dir()
+        staging, prefix = self._stage(sig)
+        committed = False
         try:
             try:
-                codec.write(value, self.fs, f"{tmp}/{codec.file_name}")
+                codec.write(value, self.fs, f"{staging}/{codec.file_name}")
             except NotSuitable:
                 raise
             except Exception as exc:
@@ -103,26 +110,25 @@ class FsStore(Store):
                     f"Cannot store {where}: codec {codec.name!r} failed to write a "
                     f"{type(value).__module__}.{type(value).__qualname__}: {exc}"
                 ) from exc
-            files = self._file_info(tmp)
+            files = {prefix + rel: info for rel, info in self._file_info(staging).items()}
             if not files:
                 raise CodecError(f"Codec {codec.name!r} wrote no file for {meta.get('path') or sig}.")
             full = {
                 **meta,
                 "codec": codec.name,
-                "file_name": codec.file_name,
+                "file_name": prefix + codec.file_name,
                 "files": files,
                 "stored_at": datetime.now(timezone.utc).isoformat(),
             }
             encoded = json.dumps(full, indent=1, sort_keys=True).encode("utf-8")
-            self._sync_tree(tmp)
-            if not self._move_dir(tmp, blob):
-                settled = self._settle_existing(sig, blob, tmp, files)
-                if settled is not None:
-                    return settled
+            settled = self._place(sig, staging, files)
+            if settled is not None:
+                return settled
             self._write_small(self.meta_file(sig), encoded)
+            committed = True
             return full
         finally:
-            self._remove(tmp)
+            self._unstage(staging, committed)
 
     def _settle_existing(self, sig: str, blob: str, tmp: str, files: dict) -> dict | None:
         """``blobs/<sig>`` already exists: keep a good one, replace an unfinished or damaged one.
@@ -296,6 +302,25 @@ class FsStore(Store):
                 )
 
     # ---------------------------------------------- primitives (per file system)
+    def _stage(self, sig: str) -> tuple[str, str]:
+        """Where a codec writes a new blob ``sig``, and the prefix of its file names inside ``blobs/<sig>/``.
+
+        By default a fresh temporary directory, which ``_place`` then moves into place whole (prefix "").
+        """
+        return self._make_temp_dir(), ""
+
+    def _place(self, sig: str, staging: str, files: dict) -> dict | None:
+        """Make the staged files the blob's files; return another writer's committed metadata to keep it."""
+        blob = self.blob_dir(sig)
+        self._sync_tree(staging)
+        if not self._move_dir(staging, blob):
+            return self._settle_existing(sig, blob, staging, files)
+        return None
+
+    def _unstage(self, staging: str, committed: bool) -> None:
+        """After a write: drop what is left of the staging directory (all of it if nothing was committed)."""
+        self._remove(staging)
+
     def _make_temp_dir(self) -> str:
         tmp = self._at("tmp", uuid.uuid4().hex)
         self.fs.makedirs(tmp, exist_ok=True)
@@ -367,7 +392,14 @@ class FsStore(Store):
 
 def _stamp(info: dict) -> float | None:
     """Modification (or creation) time of an fsspec ``info`` entry as a POSIX timestamp, if it has one."""
-    value = info.get("mtime", info.get("created"))
+    # local/memory: mtime or created; s3fs: LastModified; gcsfs: updated; adlfs: last_modified
+    keys = ("mtime", "created", "LastModified", "updated", "last_modified")
+    value = next((info[k] for k in keys if info.get(k) is not None), None)
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
     if isinstance(value, datetime):
         return value.timestamp()
     return float(value) if isinstance(value, (int, float)) else None

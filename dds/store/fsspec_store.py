@@ -1,0 +1,256 @@
+"""The ``fsspec`` store: the same layout as the local store, at any fsspec URL (``s3://``, ``file://``, ...).
+
+Object stores cannot rename, so a blob is not staged in ``tmp/`` and moved: each writer puts its files
+straight into its own folder ``blobs/<sig>/w-<random>/``, and the last step of a write is one small object,
+the metadata, which names that folder. So the metadata is still the commit point: files without metadata
+(a crash) are never read, and two writers of the same signature never touch each other's files; the later
+metadata wins, and both are complete. Refs and metadata are single small objects, replaced whole by one PUT
+(on a local disk: a temporary file renamed into place). All I/O goes through fsspec (s3fs for S3).
+
+``data_dir`` (optional, same file system) gives people a copy of each path's current value.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import uuid
+from typing import Any, Iterator
+
+from ..errors import DamagedDataError, StoreError
+from ..paths import path_parts
+from . import atomic
+from .fs_store import FsStore
+
+log = logging.getLogger("dds.store")
+
+# File systems without real folders: nothing to create before writing, and creating one could create a bucket.
+_OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "adl", "oss", "oci", "r2", "cos", "tos"}
+_NO_RENAME = {errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EPERM}
+_INSTALL = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "abfs": "adlfs", "abfss": "adlfs",
+            "az": "adlfs", "adl": "adlfs"}
+
+
+class FsspecStore(FsStore):
+    kind = "fsspec"
+
+    def __init__(self, url: str | None = None, data_dir: str | None = None, internal_dir: str | None = None,
+                 **storage_options: Any) -> None:
+        """``url``: where the store lives (``internal_dir`` is accepted as another name for it, as
+        ``set_store(kind, internal_dir=...)`` passes it); ``storage_options`` go to the fsspec file system."""
+        if url is not None and internal_dir is not None and url != internal_dir:
+            raise StoreError(f"The fsspec store got url={url!r} and internal_dir={internal_dir!r}; give only url.")
+        url = url if url is not None else internal_dir
+        fs, root = open_url(url, storage_options)
+        super().__init__(fs, root)
+        self.url = url
+        self.data_root = _check_apart(root, _on_same_fs(fs, data_dir, url), data_dir) if data_dir else None
+
+    def describe(self) -> str:
+        return f"fsspec store at {self.url}"
+
+    def data_path(self, path: str) -> str | None:
+        """Where people find ``path`` (``data_dir/<path>``), or None without ``data_dir``."""
+        return "/".join([self.data_root, *path_parts(path)]) if self.data_root else None
+
+    # ------------------------------------------------------------ write protocol
+    def write(self, sig: str, value: Any, meta: dict) -> dict:
+        """Keep a complete, intact blob that is already committed (as the local store does)."""
+        try:
+            old = self.read_meta(sig)
+            if old is not None:
+                self.verify(sig, old)
+                return old
+        except DamagedDataError:
+            pass  # damaged or half-replaced: write a fresh copy, whose metadata replaces this one
+        return super().write(sig, value, meta)
+
+    def _stage(self, sig: str) -> tuple[str, str]:
+        name = f"w-{uuid.uuid4().hex}"
+        staging = f"{self.blob_dir(sig)}/{name}"
+        if self._has_folders:
+            self.fs.makedirs(staging, exist_ok=True)
+        elif not self._bucket_seen:
+            self._check_bucket()
+        return staging, name + "/"
+
+    _bucket_seen = False
+
+    def _check_bucket(self) -> None:
+        """Say so plainly if the bucket is missing (a typo), instead of a codec failing to write."""
+        bucket = self.root.strip("/").split("/", 1)[0]
+        self.fs.invalidate_cache()
+        if not self.fs.exists(bucket):
+            raise StoreError(
+                f"Cannot write to the {self.describe()}: the bucket {bucket!r} does not exist, or these "
+                f"credentials cannot see it. Create it, or fix the URL or the credentials (storage options)."
+            )
+        self._bucket_seen = True
+
+    def _place(self, sig: str, staging: str, files: dict) -> None:
+        return None  # the files already are where the metadata will point
+
+    def _unstage(self, staging: str, committed: bool) -> None:
+        if not committed:
+            self._remove(staging)
+
+    # ------------------------------------------------------------------ primitives
+    @property
+    def _has_folders(self) -> bool:
+        return not (set(_protocols(self.fs)) & _OBJECT_STORES)
+
+    @property
+    def _is_local(self) -> bool:
+        return bool({"file", "local"} & set(_protocols(self.fs)))
+
+    def _write_small(self, path: str, data: bytes) -> None:
+        if not self._is_local:
+            self.fs.pipe_file(path, data)  # one PUT: the object appears whole or not at all
+            return
+        from .local import _check_inside
+
+        _check_inside(self.root, path)
+        if self._can_rename:
+            try:
+                atomic.write_bytes(path, data, self._at("tmp"))
+                return
+            except OSError as exc:  # a FUSE mount without rename (DBFS, Unity Catalog volumes: ENOSYS)
+                log.debug("dds: cannot rename into %s (%s); writing it in place", path, exc)
+                if exc.errno in _NO_RENAME:
+                    self._can_rename = False
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:  # object storage under FUSE uploads the file whole when it is closed
+            f.write(data)
+
+    _can_rename = True
+
+    def _remove(self, path: str) -> None:
+        self.fs.invalidate_cache()
+        try:
+            self.fs.rm(path, recursive=True)
+        except FileNotFoundError:
+            pass
+
+    def _find(self, directory: str) -> list[str]:
+        self.fs.invalidate_cache()  # listings must see other processes' writes
+        return super()._find(directory)
+
+    def iter_blob_dirs(self) -> Iterator[str]:
+        self.fs.invalidate_cache()
+        return super().iter_blob_dirs()
+
+    def entry_usage(self, where: str) -> tuple[int, float | None]:
+        self.fs.invalidate_cache()
+        return super().entry_usage(where)
+
+    def iter_temp(self) -> Iterator[str]:
+        """Temporaries, plus the writer folders of committed blobs that their metadata does not name.
+
+        Those are left by a concurrent writer of the same signature or by a repaired blob; ``gc`` removes them
+        once they are older than its grace period (a younger one may be a write in progress).
+        """
+        yield from super().iter_temp()
+        for sig in self.iter_blob_sigs():
+            try:
+                meta = self.read_meta(sig)
+            except DamagedDataError:
+                continue  # ``verify`` reports it
+            if meta is None:
+                continue
+            named = {name.split("/", 1)[0] for name in [meta["file_name"], *meta["files"]]}
+            try:
+                entries = self.fs.ls(self.blob_dir(sig), detail=False)
+            except FileNotFoundError:
+                continue
+            for entry in sorted(entries):
+                name = entry.rstrip("/").rsplit("/", 1)[-1]
+                if name not in named:
+                    yield self._at("blobs", sig, name)
+
+    # ------------------------------------------------------------ view for people
+    def _publish(self, path: str, sig: str, meta: dict) -> None:
+        """Copy the value to ``data_dir/<path>``: object stores and FUSE mounts have no links.
+
+        The copy is refreshed in place (remove, then copy), so a reader may briefly miss it; dds itself
+        never reads it, the refs are the truth.
+        """
+        final = self.data_path(path)
+        if final is None:
+            return
+        if self._is_local:
+            from .local import _check_inside
+
+            _check_inside(self.data_root, final)
+        self.fs.invalidate_cache()
+        if self.fs.isdir(final) and self.get_ref(path) is None:
+            raise StoreError(
+                f"Cannot store {path}: {final} is a folder holding other data, so a copy of {path} cannot be "
+                f"written there. Store {path} under another name, or remove {final}."
+            )
+        source = f"{self.blob_dir(sig)}/{meta['file_name']}"
+        self._remove(final)
+        if self._has_folders:
+            self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
+        if self.fs.isdir(source):
+            self.fs.copy(source, final, recursive=True)
+        else:
+            self.fs.copy(source, final)
+
+
+def open_url(url: str, storage_options: dict) -> tuple[Any, str]:
+    """``fsspec.core.url_to_fs`` with errors that say what to install or fix."""
+    import fsspec
+    from fsspec.core import url_to_fs
+
+    if not isinstance(url, str) or not url:
+        raise StoreError(
+            f"The fsspec store needs url='s3://bucket/prefix' (or file:///abs/dir, memory://name), not {url!r}."
+        )
+    scheme = url.split("://", 1)[0] if "://" in url else "file"
+    if scheme not in fsspec.available_protocols():
+        raise StoreError(
+            f"Cannot open the fsspec store at {url!r}: fsspec knows no protocol {scheme!r}. "
+            f"Use a URL such as s3://bucket/prefix, file:///abs/dir or memory://name."
+        )
+    try:
+        fs, root = url_to_fs(url, **storage_options)
+    except ImportError as exc:
+        package = _INSTALL.get(scheme, f"the fsspec implementation of {scheme}://")
+        raise StoreError(
+            f"Cannot open the fsspec store at {url!r}: {exc}. Fix: pip install {package}"
+            + (" (or pip install 'dds[s3]')." if package == "s3fs" else ".")
+        ) from None
+    except (TypeError, ValueError) as exc:
+        raise StoreError(
+            f"Cannot open the fsspec store at {url!r} with the storage options {sorted(storage_options)}: {exc}."
+        ) from None
+    root = root.rstrip("/")
+    if not root.strip("/") and set(_protocols(fs)) & _OBJECT_STORES:
+        raise StoreError(f"The fsspec store URL {url!r} names no bucket. Use {scheme}://bucket/prefix.")
+    return fs, root or "/"
+
+
+def _on_same_fs(fs: Any, where: str, url: str) -> str:
+    if "://" in where and where.split("://", 1)[0] not in _protocols(fs):
+        raise StoreError(
+            f"data_dir {where!r} must be on the same file system as the store {url!r} (it is copied there)."
+        )
+    return fs._strip_protocol(where).rstrip("/")
+
+
+def _check_apart(root: str, data_root: str, given: str) -> str:
+    """The copies for people must never land on the store's own files (or the store inside the copies)."""
+    inside = [f"{root}/{name}" for name in ("blobs", "meta", "refs", "tmp")]
+    if data_root == root or root.startswith(data_root.rstrip("/") + "/") or any(
+        data_root == d or data_root.startswith(d + "/") for d in inside
+    ):
+        raise StoreError(
+            f"data_dir {given!r} overlaps the store's own files at {root}: a value's copy could overwrite them. "
+            f"Use a folder beside it, or {root}/data."
+        )
+    return data_root
+
+
+def _protocols(fs: Any) -> tuple[str, ...]:
+    return tuple(fs.protocol) if isinstance(fs.protocol, (tuple, list)) else (fs.protocol,)
