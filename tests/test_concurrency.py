@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from _tracking import CALLS, record
 from pipeline_project import Project
 
 FILES = {
@@ -81,3 +82,27 @@ def test_a_lock_held_by_a_killed_process_is_recovered(project):
     out, err = second.communicate(timeout=60)
     assert second.returncode == 0, err[-2000:]
     assert json.loads(out)["tag"] == "killed"
+
+
+def _slow_value():
+    record("slow_value")
+    time.sleep(0.3)
+    return [1, 2, 3]
+
+
+def test_threads_keeping_the_same_signature_on_a_memory_store_compute_once():
+    import threading
+
+    import dds
+
+    dds.reject_module("_tracking")
+    CALLS.clear()
+    dds.set_store("memory")
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(dds.keep("/t", _slow_value))) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [[1, 2, 3]] * 6
+    assert CALLS == ["slow_value"]

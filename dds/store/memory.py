@@ -6,8 +6,10 @@ root and is dropped from that dict when the store object is garbage collected. N
 
 from __future__ import annotations
 
+import threading
 import uuid
 import weakref
+from collections import defaultdict
 
 from .fs_store import FsStore
 
@@ -21,9 +23,16 @@ class MemoryStore(FsStore):
         fs = MemoryFileSystem()
         super().__init__(fs, f"/dds-memory-{uuid.uuid4().hex}")
         weakref.finalize(self, _drop, fs, self.root)
+        self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._locks_guard = threading.Lock()
 
     def describe(self) -> str:
         return "memory store (this process only)"
+
+    def lock(self, sig: str) -> threading.Lock:
+        """Threads of this process keeping the same signature compute it once."""
+        with self._locks_guard:
+            return self._locks[sig]
 
 
 def _drop(fs, root: str) -> None:
