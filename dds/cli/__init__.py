@@ -35,7 +35,7 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--store", "store_dir", envvar="DDS_DIR", default=os.path.join(".", ".dds"), show_default=True,
-              metavar="DIR", help="The local store's directory (also $DDS_DIR).")
+              metavar="DIR", help="The store: a local directory or an fsspec URL such as s3://bucket/dds (also $DDS_DIR).")
 @click.version_option(package_name="dds", prog_name="dds")
 @click.pass_context
 def cli(ctx: click.Context, store_dir: str) -> None:
@@ -47,6 +47,8 @@ def _store(ctx: click.Context):
     from ..store import create_store
 
     directory = ctx.obj
+    if "://" in directory:  # any fsspec URL: s3://bucket/dds, file:///..., memory://...
+        return create_store("fsspec", url=directory)
     if not os.path.isdir(directory):
         raise StoreError(
             f"There is no dds store at {os.path.abspath(directory)}. Fix: pass --store DIR (before the command, "
