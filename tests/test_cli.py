@@ -375,3 +375,13 @@ def test_graph_writes_a_dot_file(built, store, tmp_path):
     assert result.returncode == 0, result.stderr
     text = out.read_text()
     assert all(p in text for p in PATHS)
+
+
+def test_store_given_as_an_fsspec_url(tmp_path):
+    code = ("import dds\ndds.set_store('fsspec', url=%r)\n"
+            "def answer():\n    return 42\n"
+            "dds.keep('/answer', answer)\n") % f"file://{tmp_path}/remote"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path, timeout=120)
+    result = dds_cli(f"file://{tmp_path}/remote", "ls")  # type: ignore[arg-type]
+    assert result.returncode == 0, result.stderr
+    assert [r[0] for r in ls_rows(result)] == ["/answer"]
