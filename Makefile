@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed-$(1)
 
-.PHONY: run test install install-dev graphviz clean
+.PHONY: run test reliability install install-dev graphviz clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,24 @@ graphviz:
 
 test: install-dev graphviz
 	$(PY) -m pytest -q
+
+# Crash, damage, fuzz and security tests with large counts (200 random SIGKILLs, 10x the fuzz examples);
+# writes docs/reliability.md from their figures. `make test` runs the same tests with small counts.
+reliability: install-dev
+	$(PY) tests/reliability_report.py --kills 200 --fuzz 10
+
+# Benchmarks (issue 6; targets in bench/README.md). Peers (dds_py, checkpointer) go into bench/.venv-peers,
+# a benchmark-only virtualenv created by bench/peers.py. Frame size: DDS_BENCH_MB (bench 500, bench-quick 50).
+.PHONY: bench bench-quick bench-profile
+bench: install
+	$(PY) bench/run.py
+
+bench-quick: install
+	$(PY) bench/run.py --quick
+
+bench-profile: install
+	@$(PY) -m pip install --quiet pyinstrument || echo "pyinstrument not installed: profiling with cProfile"
+	$(PY) bench/profiling.py
 
 clean:
 	rm -rf $(VENV) .dds build *.egg-info

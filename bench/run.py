@@ -1,0 +1,371 @@
+"""The dds benchmark suite (issue 6): every figure next to a baseline measured in the same run.
+
+    python bench/run.py [--quick] [--only warm,pipeline,sig,frame] [--no-peers] [--keep-tmp] [--strict]
+
+``make bench`` (500 MB frame) and ``make bench-quick`` (50 MB, fewer repetitions) run it. The frame size
+is ``DDS_BENCH_MB``. Every measurement runs in a subprocess (``bench/worker.py``) on generated code
+written to a temporary directory (``bench/gen.py``); the peers (dds_py, checkpointer) run the same
+workload with the interpreter of ``bench/.venv-peers`` (``bench/peers.py``). Targets apply to dds; the
+peers' rows are for comparison. The table is also written to ``bench/results/latest.md`` and the raw
+numbers to ``bench/results/latest.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+import gen
+import peers
+
+WORKER = os.path.join(HERE, "worker.py")
+RESULTS = os.path.join(HERE, "results")
+MARK = "@@BENCH@@ "
+PIPE_RESULT = None  # the pipeline's value, the same for every library (checked)
+
+
+@dataclass
+class Row:
+    bench: str
+    lib: str
+    figure: str
+    baseline: str = ""
+    ratio: str = ""
+    target: str = ""
+    result: str = ""
+    raw: dict = field(default_factory=dict)
+
+
+class Suite:
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.quick = args.quick
+        self.mb = float(os.environ.get("DDS_BENCH_MB", "50" if args.quick else "500"))
+        self.rows: list[Row] = []
+        self.tmp = tempfile.mkdtemp(prefix="dds-bench-")
+        self.src = os.path.join(self.tmp, "src")
+        gen.generate(self.src)
+        self.pythons = {"dds": sys.executable}
+        self.peer_status: dict[str, dict] = {}
+        self.frame_peers = False
+
+    # ------------------------------------------------------------------ plumbing
+    def reps(self, full: int, quick: int) -> int:
+        return quick if self.quick else full
+
+    def env(self, lib: str, **extra: str) -> dict:
+        env = {k: v for k, v in os.environ.items() if k not in ("DDS_DIR", "DDS_STORE", "PYTHONPATH")}
+        # dds: the generated code plus this repository; peers: the generated code only (dds_py is `dds` too)
+        env["PYTHONPATH"] = self.src + (os.pathsep + REPO if lib == "dds" else "")
+        env.update(extra)
+        return env
+
+    def work(self, lib: str, *args: str, python_lib: str | None = None, timed: bool = False,
+             extra_env: dict | None = None) -> tuple[dict | None, float, str]:
+        """Run the worker; return (its JSON, wall seconds, error text)."""
+        python = self.pythons[python_lib or lib]
+        cmd = [python, WORKER, *args]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=self.tmp,
+                              env=self.env(lib, **(extra_env or {})), check=False)
+        wall = time.perf_counter() - t0
+        data = None
+        for line in proc.stdout.splitlines():
+            if line.startswith(MARK):
+                data = json.loads(line[len(MARK):])
+        if proc.returncode != 0 or data is None:
+            lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+            return None, wall, (lines[-1] if lines else f"exit {proc.returncode}")[:160]
+        return data, wall, ""
+
+    def add(self, row: Row) -> None:
+        self.rows.append(row)
+        print(f"  {row.bench:<38} {row.lib:<13} {row.figure:>12}  {row.baseline:<44} {row.ratio:>9}  "
+              f"{row.target:<10} {row.result}", flush=True)
+
+    def libs(self, want_frame: bool = False) -> list[str]:
+        out = ["dds"]
+        for name in ("dds_py", "checkpointer"):
+            status = self.peer_status.get(name)
+            if status and status["ok"] and (not want_frame or self.frame_peers):
+                out.append(name)
+        return out
+
+    def peer_missing(self, bench: str) -> None:
+        for name, status in self.peer_status.items():
+            if name != "frame" and not status["ok"]:
+                self.add(Row(bench, name, "n/a", result=f"not run: {status['reason'][:90]}"))
+
+    # ------------------------------------------------------------------ peers
+    def setup_peers(self) -> None:
+        if self.args.no_peers:
+            self.peer_status = {n: {"ok": False, "reason": "--no-peers"} for n in ("dds_py", "checkpointer")}
+            return
+        self.peer_status = peers.ensure(say=lambda m: print(m, flush=True))
+        for name in ("dds_py", "checkpointer"):
+            self.pythons[name] = peers.PYTHON
+        self.frame_peers = self.peer_status.get("frame", {}).get("ok", False)
+        for name, status in self.peer_status.items():
+            state = f"ok {status.get('version', '')}" if status["ok"] else f"unavailable: {status['reason']}"
+            print(f"peer {name}: {state}")
+
+    # ------------------------------------------------------------------ benchmarks
+    def bench_warm(self) -> None:
+        print("\n# warm cache hit of keep, in one process (median of batches)")
+        batches = str(self.reps(31, 15))
+        for lib in self.libs():
+            data, _, err = self.work(lib, "warm", lib, os.path.join(self.tmp, "stores", f"warm-{lib}"), batches)
+            for case, label, target in (("trivial", "warm hit: trivial", 15.0),
+                                        ("deps", "warm hit: 20 helpers + 10 constants", 30.0)):
+                if data is None:
+                    self.add(Row(label, lib, "error", result=err))
+                    continue
+                hit, call = data[f"{case}_hit_us"], data[f"{case}_call_us"]
+                self.add(Row(label, lib, f"{hit:.1f} µs", f"plain call {_us(call)}, dict {_us(data['dict_us'])}",
+                             f"{hit / call:.0f}× call", f"≤ {target:g} µs" if lib == "dds" else "",
+                             _verdict(lib, hit <= target), raw=data))
+        self.peer_missing("warm hit")
+
+    def bench_pipeline(self) -> None:
+        print("\n# fresh process re-running a fully cached 50-step pipeline: dds overhead = process − import-only "
+              "process (median of paired runs)")
+        reps = self.reps(11, 7)
+        overhead: dict[tuple[str, str, str], float] = {}
+        for mode in ("keep", "eval"):
+            for pkg, label in (("pipe", ""), ("pipeu", " + 1,000 unused fns")):
+                bench = f"50-step no-op rerun, {mode}{label}"
+                for lib in self.libs():
+                    if mode == "eval" and lib == "checkpointer":
+                        continue  # no pipeline evaluation in checkpointer
+                    store = os.path.join(self.tmp, "stores", f"pipe-{lib}-{pkg}-{mode}")
+                    extra = {"BENCH_CK_DIR": store}
+                    args = ("pipeline", lib, store, pkg, mode)
+                    err = ""
+                    for _ in range(2):  # first run computes; second one writes byte code and must load only
+                        data, _, err = self.work(lib, *args, "run", extra_env=extra)
+                        if data is None:
+                            break
+                        if not self._check_pipe(data["result"]):
+                            err = f"wrong value {data['result'][:40]}"
+                            break
+                    if err:
+                        self.add(Row(bench, lib, "error", result=err))
+                        continue
+                    base, full, diffs, inside = [], [], [], []
+                    for _ in range(reps):
+                        _, t_base, err = self.work(lib, *args, "import", extra_env=extra)
+                        data, t_full, err2 = self.work(lib, *args, "run", extra_env=extra)
+                        if err or err2:
+                            break
+                        base.append(t_base)
+                        full.append(t_full)
+                        diffs.append(t_full - t_base)
+                        inside.append(data["run_s"])
+                    if err or err2:
+                        self.add(Row(bench, lib, "error", result=err or err2))
+                        continue
+                    over = statistics.median(diffs)
+                    b = statistics.median(base)
+                    if mode == "keep" and pkg == "pipe":
+                        bare = self.bare_python(lib, reps)
+                        self.add(Row("  import-only process (lib + package)", lib, f"{b:.3f} s",
+                                     f"bare interpreter {bare:.3f} s", f"+{b - bare:.3f} s", "", _verdict(lib, None)))
+                    overhead[(lib, mode, pkg)] = over
+                    target, ok = "", None
+                    if lib == "dds" and pkg == "pipe":
+                        limit = 0.03 if mode == "keep" else 0.05
+                        target, ok = f"≤ {limit:g} s", over <= limit
+                    # the in-process time of the call alone is a cross-check when process times are noisy
+                    self.add(Row(bench, lib, f"{over:.3f} s",
+                                 f"import-only process {b:.3f} s (call alone {statistics.median(inside):.3f} s)",
+                                 f"{over / b:.2f}× base", target, _verdict(lib, ok),
+                                 raw={"base": base, "full": full, "call": inside}))
+                for lib in self.libs():
+                    if pkg == "pipeu" and (lib, mode, "pipe") in overhead and (lib, mode, "pipeu") in overhead:
+                        r = overhead[(lib, mode, "pipeu")] / max(overhead[(lib, mode, "pipe")], 1e-9)
+                        apply = lib == "dds" and mode == "keep"
+                        self.add(Row(f"  unused/plain overhead, {mode}", lib, f"{r:.2f}×",
+                                     "same pipeline without them", "", "≤ 1.2×" if apply else "",
+                                     _verdict(lib, r <= 1.2 if apply else None)))
+        self.peer_missing("50-step no-op rerun")
+
+    def bare_python(self, lib: str, reps: int) -> float:
+        times = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            subprocess.run([self.pythons[lib], "-c", "pass"], cwd=self.tmp, env=self.env(lib), check=True)
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+
+    def _check_pipe(self, result: str) -> bool:
+        global PIPE_RESULT
+        if PIPE_RESULT is None:
+            PIPE_RESULT = result
+        return result == PIPE_RESULT
+
+    def bench_sig(self) -> None:
+        print("\n# first-call signature over generated helpers, fresh process, memory store "
+              "(median of processes; baseline: ast.parse of the module)")
+        reps = self.reps(5, 3)
+        for shape in ("chain", "tree"):
+            for lib in self.libs():
+                times: dict[int, float] = {}
+                for n in gen.SIG_SIZES:
+                    bench = f"first-call signature, {shape} N={n}"
+                    sig, parse, err = [], [], ""
+                    for _ in range(reps):
+                        data, _, err = self.work(lib, "sig", lib, shape, str(n))
+                        if data is None:
+                            break
+                        if data["error"]:
+                            err = data["error"]
+                            break
+                        sig.append(data["sig_s"])
+                        parse.append(data["parse_s"])
+                    must_work = lib == "dds" and n == 1000
+                    if err:
+                        self.add(Row(bench, lib, "fails", result=("FAIL " if must_work else "") + err,
+                                     target="works" if must_work else ""))
+                        continue
+                    t, p = statistics.median(sig), statistics.median(parse)
+                    times[n] = t
+                    self.add(Row(bench, lib, f"{t * 1e3:.1f} ms", f"parse module {p * 1e3:.1f} ms",
+                                 f"{t / p:.1f}× parse", "works" if must_work else "",
+                                 _verdict(lib, True if must_work else None)))
+                if 100 in times and 1000 in times:
+                    r = times[1000] / times[100]
+                    self.add(Row(f"  {shape} t(1000)/t(100)", lib, f"{r:.1f}×", "linear: 10×", "",
+                                 "≤ 11" if lib == "dds" else "", _verdict(lib, r <= 11)))
+                elif lib == "dds":
+                    self.add(Row(f"  {shape} t(1000)/t(100)", lib, "n/a", target="≤ 11", result="FAIL"))
+        self.peer_missing("first-call signature")
+
+    def bench_frame(self) -> None:
+        print(f"\n# store write and load of a {self.mb:g} MB pandas frame vs direct pyarrow "
+              "(write: same process, alternately; load: fresh processes)")
+        if not self.frame_peers and self.peer_status.get("frame"):
+            print(f"  (peers skipped for the frame: {self.peer_status['frame'].get('reason') or 'unavailable'})")
+        reps = str(self.reps(3, 3))
+        load_reps = self.reps(3, 3)
+        stores: dict[str, str] = {}
+        for lib in self.libs(want_frame=True):
+            store = os.path.join(self.tmp, "stores", f"frame-{lib}")
+            data, _, err = self.work(lib, "frame-write", lib, store, f"{self.mb:g}", reps)
+            if data is None:
+                self.add(Row(f"write {self.mb:g} MB frame", lib, "error", result=err))
+                continue
+            stores[lib] = store
+            speed = data["direct_s"] / data["lib_s"]
+            self.add(Row(f"write {data['frame_bytes'] / 1e6:.0f} MB frame", lib, f"{data['lib_s']:.2f} s",
+                         f"pq.write_table {data['direct_s']:.2f} s", f"{speed:.2f}× speed",
+                         "≥ 0.95×" if lib == "dds" else "", _verdict(lib, speed >= 0.95), raw=data))
+        if "dds" not in stores:
+            return
+        direct_file = os.path.join(stores["dds"], "direct.parquet")
+        loads: dict[str, list[dict]] = {lib: [] for lib in ["pyarrow", *stores]}
+        for _ in range(load_reps):
+            for lib, results in loads.items():
+                if lib == "pyarrow":
+                    data, _, err = self.work("dds", "frame-load", "pyarrow", direct_file, python_lib="dds")
+                else:
+                    data, _, err = self.work(lib, "frame-load", lib, stores[lib])
+                if data is None:
+                    self.add(Row("load frame", lib, "error", result=err))
+                    return
+                results.append(data)
+        base_t = statistics.median(d["load_s"] for d in loads["pyarrow"])
+        base_m = statistics.median(d["delta"] for d in loads["pyarrow"])
+        for lib in stores:
+            t = statistics.median(d["load_s"] for d in loads[lib])
+            m = statistics.median(d["delta"] for d in loads[lib])
+            speed = base_t / t
+            self.add(Row("load frame (fresh process)", lib, f"{t:.2f} s",
+                         f"read_table().to_pandas() {base_t:.2f} s", f"{speed:.2f}× speed",
+                         "≥ 0.95×" if lib == "dds" else "", _verdict(lib, speed >= 0.95), raw={"loads": loads[lib]}))
+            self.add(Row("  load peak RSS (above pre-load RSS)", lib, f"{m / 1e6:.0f} MB",
+                         f"read_table().to_pandas() {base_m / 1e6:.0f} MB", f"{m / base_m:.2f}×",
+                         "≤ 0.75×" if lib == "dds" else "", _verdict(lib, m / base_m <= 0.75)))
+        if not self.frame_peers:
+            for name in ("dds_py", "checkpointer"):
+                reason = (self.peer_status.get(name, {}).get("reason")
+                          or self.peer_status.get("frame", {}).get("reason", ""))
+                self.add(Row("store write/load of a frame", name, "n/a", result=f"not run: {reason}"[:100]))
+
+    # ------------------------------------------------------------------ report
+    def report(self, started: float) -> str:
+        head = (f"dds benchmarks — {time.strftime('%Y-%m-%d %H:%M')}, Python {sys.version.split()[0]}, "
+                f"{os.cpu_count()} cores, frame {self.mb:g} MB, {'quick' if self.quick else 'full'} run, "
+                f"{time.perf_counter() - started:.0f} s")
+        versions = ", ".join(f"{n} {s.get('version', '-')}" for n, s in self.peer_status.items()
+                             if n != "frame" and s["ok"])
+        lines = [head, f"peers: {versions or 'none'}", "",
+                 "| benchmark | lib | figure | baseline (same run) | ratio | target | result |",
+                 "|---|---|---|---|---|---|---|"]
+        for r in self.rows:
+            cells = (r.bench.strip(), r.lib, r.figure, r.baseline, r.ratio, r.target, r.result)
+            lines.append("| " + " | ".join(cells) + " |")
+        fails = [r for r in self.rows if r.lib == "dds" and r.result.startswith("FAIL")]
+        passes = [r for r in self.rows if r.lib == "dds" and r.result == "PASS"]
+        lines += ["", f"dds targets: {len(passes)} PASS, {len(fails)} FAIL"]
+        return "\n".join(lines)
+
+
+def _us(v: float) -> str:
+    return f"{v:.3f} µs" if v < 1 else f"{v:.1f} µs"
+
+
+def _verdict(lib: str, ok: bool | None) -> str:
+    if lib != "dds":
+        return "peer"
+    if ok is None:
+        return ""
+    return "PASS" if ok else "FAIL"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions, 50 MB frame by default")
+    parser.add_argument("--only", default="warm,pipeline,sig,frame", help="comma-separated subset")
+    parser.add_argument("--no-peers", action="store_true", help="measure dds only")
+    parser.add_argument("--keep-tmp", action="store_true", help="keep the generated code and stores")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a dds target fails")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    suite = Suite(args)
+    print(f"generated code and stores in {suite.tmp}")
+    try:
+        suite.setup_peers()
+        print(f"\n  {'benchmark':<38} {'lib':<13} {'figure':>12}  {'baseline (same run)':<44} {'ratio':>9}  "
+              f"{'target':<10} result")
+        for name in args.only.split(","):
+            getattr(suite, f"bench_{name.strip()}")()
+    finally:
+        if not args.keep_tmp:
+            shutil.rmtree(suite.tmp, ignore_errors=True)
+    text = suite.report(started)
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, "latest.md"), "w") as fh:
+        fh.write(text + "\n")
+    with open(os.path.join(RESULTS, "latest.json"), "w") as fh:
+        json.dump({"mb": suite.mb, "quick": suite.quick, "peers": suite.peer_status,
+                   "rows": [asdict(r) for r in suite.rows]}, fh, indent=1)
+    print("\n" + text)
+    print(f"\n(table written to {os.path.relpath(os.path.join(RESULTS, 'latest.md'), REPO)})")
+    failed = any(r.lib == "dds" and r.result.startswith("FAIL") for r in suite.rows)
+    return 1 if args.strict and failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
