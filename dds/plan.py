@@ -214,6 +214,7 @@ def make_plan(fn: Callable, args: tuple, kwargs: dict, store: Any) -> Plan:
     bound = _bind_root_arguments(root, args, kwargs)
 
     plan = Plan()
+    local_names: dict[int, set[str]] = {}  # per caller's code object: computed once, not once per site
     builder_for = lambda: SignatureBuilder(load_sig=store.get_ref)  # noqa: E731 - a fresh walk per step
     for site in discovery.sites:
         if site.path in plan.steps:  # the same path kept twice: the later site wins the plan
@@ -225,7 +226,10 @@ def make_plan(fn: Callable, args: tuple, kwargs: dict, store: Any) -> Plan:
             values, kw = list(args), dict(kwargs)
         else:
             caller_bound = bound if site.caller is root else {}
-            locals_ = _local_names(function_node(site.caller.__code__))
+            code = site.caller.__code__
+            if id(code) not in local_names:
+                local_names[id(code)] = _local_names(function_node(code))
+            locals_ = local_names[id(code)]
             values = [_static_value(site.caller, e, caller_bound, locals_) for e in site.arg_nodes]
             kw = {k.arg: _static_value(site.caller, k.value, caller_bound, locals_) for k in site.kw_nodes}
             if any(isinstance(e, ast.Starred) for e in site.arg_nodes) or any(k.arg is None for k in site.kw_nodes):

@@ -43,7 +43,10 @@ class PandasParquetCodec(Codec):
     def read(self, fs: Any, path: str) -> Any:
         table = read_table(fs, path)
         info = json.loads((table.schema.metadata or {}).get(_KEY, b"{}"))
-        frame = table.to_pandas()
+        # split_blocks + self_destruct free each Arrow column as soon as it is converted: the peak
+        # memory of a load stays near the frame's size instead of twice it
+        frame = table.to_pandas(split_blocks=True, self_destruct=True)
+        del table
         _restore(frame, info)
         return frame
 

@@ -248,7 +248,8 @@ class SignatureBuilder:
             ast_digest = _bytecode_digest(code)
             free = [(n, ()) for n in _code_names(code)]
             shape = CodeShape(ast_digest=ast_digest, free=free)
-        self._dep(unit, "(defaults)", (fn.__defaults__, fn.__kwdefaults__))
+        if fn.__defaults__ is not None or fn.__kwdefaults__ is not None:
+            self._dep(unit, "(defaults)", (fn.__defaults__, fn.__kwdefaults__))
         self._read_names(unit, shape, lambda name: _lookup_function_name(fn, code, name),
                          package=_package_of(fn.__module__, fn.__globals__))
         unit.code = shape.ast_digest
@@ -309,7 +310,9 @@ class _LibraryAttr:
         self.token = _library_token(module, ".".join(chain))
 
 
+@functools.lru_cache(maxsize=4096)
 def _library_token(module: str, qualname: str) -> str:
+    """Name and installed version: both fixed for the life of the process, so computed once."""
     return digest("library", module, qualname, library_version(module))
 
 

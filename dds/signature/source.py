@@ -10,7 +10,9 @@ compared with the running code object; a mismatch is an error that says to reloa
 from __future__ import annotations
 
 import ast
+import bisect
 import importlib.util
+import inspect
 import linecache
 import os
 import time
@@ -49,14 +51,33 @@ class ParsedModule:
     functions: dict[tuple[int, str], list[ast.AST]] = field(default_factory=dict)
     verified: set[int] = field(default_factory=set)  # ids of code objects checked against this source
     compiled: object = None  # the module compiled from this source, when a check needed it
+    starts: list[int] = field(default_factory=list)  # first line of each top-level statement
 
     def index(self) -> None:
-        for stmt in self.tree.body:
-            for node in ast.walk(stmt):
-                if isinstance(node, _DEF_NODES):
-                    name = "<lambda>" if isinstance(node, ast.Lambda) else node.name
-                    first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-                    self.functions.setdefault((first, name), []).append(node)
+        self.starts = [_first_line(stmt) for stmt in self.tree.body]
+
+    def definitions(self, line: int, name: str) -> list[ast.AST]:
+        """The def/lambda nodes starting at ``line`` named ``name``. Only the one top-level statement
+        holding that line is searched, so the cost follows the code reached, not the module's size."""
+        key = (line, name)
+        found = self.functions.get(key)
+        if found is None:
+            found = []
+            i = bisect.bisect_right(self.starts, line) - 1
+            if i >= 0 and line <= self.tree.body[i].end_lineno:
+                for node in ast.walk(self.tree.body[i]):
+                    if isinstance(node, _DEF_NODES) and _first_line(node) == line and _name(node) == name:
+                        found.append(node)
+            self.functions[key] = found
+        return found
+
+
+def _first_line(node: ast.AST) -> int:
+    return min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+
+
+def _name(node: ast.AST) -> str:
+    return "<lambda>" if isinstance(node, ast.Lambda) else getattr(node, "name", "")
 
 
 _parsed: dict[str, tuple[object, ParsedModule]] = {}
@@ -126,10 +147,58 @@ def _stale_bytecode(filename: str, st: os.stat_result) -> bool:
             and recorded_size == (st.st_size & 0xFFFFFFFF))
 
 
+_lines: dict[str, tuple[object, list[str]]] = {}
+
+
+def _file_lines(filename: str) -> list[str] | None:
+    """The lines of a real source file that no check needs to compile whole, memoised; else None."""
+    try:
+        st = os.stat(filename)
+    except OSError:
+        return None
+    key = (st.st_size, st.st_mtime_ns)
+    cached = _lines.get(filename)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    if st.st_mtime > PROCESS_START or _stale_bytecode(filename, st):
+        return None  # the running code may differ from the file: the full path checks it
+    try:
+        with tokenize.open(filename) as f:
+            lines = f.readlines()
+    except (OSError, SyntaxError):
+        return None
+    _lines[filename] = (key, lines)
+    return lines
+
+
+def _block_node(code: types.CodeType) -> ast.AST | None:
+    """Parse only the block that defines ``code`` (what ``inspect.getsource`` reads), so the cost follows
+    the code reached and not the size of its module; None when that block does not parse on its own."""
+    lines = _file_lines(code.co_filename)
+    if lines is None:
+        return None
+    start = code.co_firstlineno - 1
+    try:
+        text = "".join(inspect.getblock(lines[start:]))
+        indented = text[:1] in (" ", "\t")
+        tree = ast.parse("if 1:\n" + text if indented else text)  # "if 1:" keeps the original columns
+    except (SyntaxError, ValueError, IndexError, tokenize.TokenError, inspect.EndOfBlock):
+        return None
+    ast.increment_lineno(tree, start - 1 if indented else start)
+    candidates = [n for n in ast.walk(tree) if isinstance(n, _DEF_NODES)
+                  and _first_line(n) == code.co_firstlineno and _name(n) == code.co_name]
+    if len(candidates) > 1:
+        candidates = _by_column(code, candidates)
+    return candidates[0] if len(candidates) == 1 else None
+
+
 def function_node(code: types.CodeType) -> ast.AST:
     """The def/lambda node that compiled to ``code``; SourceUnavailableError if it cannot be found."""
+    node = _block_node(code)
+    if node is not None:
+        return node
     parsed = parse_file(code.co_filename)
-    candidates = parsed.functions.get((code.co_firstlineno, code.co_name), [])
+    candidates = parsed.definitions(code.co_firstlineno, code.co_name)
     if len(candidates) > 1:
         candidates = _by_column(code, candidates)
     if len(candidates) != 1:
