@@ -91,7 +91,7 @@ def keep(path: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     name = function_name(fn)
     if options.get_option("extra_debug"):
         log.debug("signature tree of %s: %s", path, signature.tree)
-    decisions[path] = Decision(store.get_ref(path), sig, signature.tree)
+    decisions[path] = Decision(_current_ref(store, path), sig, signature.tree)
     found, value = _load_stored(store, path, name, sig)
     if found:
         return value
@@ -102,20 +102,39 @@ def keep(path: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return _compute(store, path, name, sig, signature.tree, fn, args, kwargs)
 
 
+def _current_ref(store: Store, path: str) -> str | None:
+    """``store.get_ref(path)``; a damaged ref counts as none when on_damage is "recompute" (keep rewrites it)."""
+    try:
+        return store.get_ref(path)
+    except DamagedDataError:
+        if options.get_option("on_damage") != "recompute":
+            raise
+        return None
+
+
+def _read_meta(store: Store, path: str, sig: str) -> dict | None:
+    try:
+        return store.read_meta(sig)
+    except DamagedDataError as exc:
+        raise DamagedDataError(f"The stored value of {path} is damaged. {exc}") from None
+
+
 def _load_stored(store: Store, path: str, name: str, sig: str) -> tuple[bool, Any]:
     """(True, value) when the store holds ``sig`` intact; (False, None) when it must be computed."""
-    meta = store.read_meta(sig)
-    if meta is None:
-        return False, None
     try:
+        meta = _read_meta(store, path, sig)
+        if meta is None:
+            return False, None
         value = store.read(sig, meta)
     except DamagedDataError:
         if options.get_option("on_damage") != "recompute":
             raise
         log.warning("dds: %s (%s): stored value is damaged, recomputing", path, name)
         return False, None
-    if store.get_ref(path) != sig:
+    if _current_ref(store, path) != sig:
         store.set_ref(path, sig)
+    else:
+        store.refresh_view(path, sig)
     log.info("dds: loaded   %s (%s) [%s]", path, name, sig[:10])
     _notify(path, "loaded", sig)
     return True, value
@@ -178,7 +197,7 @@ def load(path: str) -> Any:
     path = validate_path(path)
     store = get_store()
     sig = store.get_ref(path)
-    meta = store.read_meta(sig) if sig is not None else None
+    meta = _read_meta(store, path, sig) if sig is not None else None
     if meta is None:
         raise NotFoundError(
             f"Nothing is stored at {path} in the {store.describe()}. Fix: run the pipeline step that keeps it "

@@ -83,6 +83,10 @@ def gc(store: Store, dry_run: bool = False, grace: float = DEFAULT_GRACE_S, now:
     now = time.time() if now is None else now
     report = GcReport(dry_run=dry_run)
     referenced = _referenced(store)
+    if not dry_run:
+        for path, _where, sig, _problem in store.iter_ref_entries():  # a crash may have left a view ahead of
+            if sig is not None:                                       # its ref: make it follow the ref
+                store.refresh_view(path, sig)
     committed = set(store.iter_blob_sigs())
     doomed: list[Removal] = []
     for sig in sorted(committed | set(store.iter_blob_dirs())):

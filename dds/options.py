@@ -13,6 +13,10 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
     "extra_debug": (False, True),
     # How pandas frames and Arrow tables are stored: exact Parquet, or Delta tables (needs deltalake).
     "tabular_format": ("parquet", "delta"),
+    # Which codecs may write and read values. "all": pickle stores whatever no other codec handles.
+    # "safe": pickle is refused both ways (loading a pickle runs code chosen by whoever wrote the file), so
+    # only data formats are used: Parquet (and Delta), .npy, text, bytes, and user codecs marked ``safe = True``.
+    "codecs": ("all", "safe"),
 }
 _values: dict[str, Any] = {name: choices[0] for name, choices in _CHOICES.items()}
 

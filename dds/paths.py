@@ -23,6 +23,8 @@ def validate_path(path: object) -> str:
         raise PathError(f"Store path {path!r} names the store root, not a value. {_FIX}")
     for part in path[1:].split("/"):
         _check_part(path, part)
+    if len(path.encode("utf-8")) > 1024:
+        raise PathError(f"Store path {path[:60]!r}... is longer than 1024 bytes. {_FIX}")
     return path
 
 
@@ -39,6 +41,7 @@ def _check_part(path: str, part: str) -> None:
         size = len(part.encode("utf-8"))
     except UnicodeEncodeError:
         raise PathError(f"Store path {path!r} is not valid unicode (lone surrogate). {_FIX}") from None
+    size += 2 * part.count("%")  # escaped as %25 in the store's folder names
     if size > _MAX_PART_BYTES:
         raise PathError(
             f"Store path {path!r} has a part of {size} bytes; at most {_MAX_PART_BYTES} are allowed. {_FIX}"

@@ -3,12 +3,20 @@
 ``codec_for`` asks the registered codecs in order (user codecs first by default, then the built-ins) and
 falls back to pickle. ``codec_named`` finds the codec recorded in a blob's metadata. A new codec is one
 file plus one ``register_codec`` line.
+
+**Stored pickles are code**: unpickling runs whatever the file says, so anyone who can write to a store can
+run code in every process that loads from it. Load pickles only from stores you trust. With
+``dds.set_option("codecs", "safe")`` dds refuses pickle both ways: values are only written and read with data
+formats (Parquet and Delta, ``.npy`` without objects, text, bytes, and user codecs whose class sets
+``safe = True``); a value none of them handles is an error naming its type, and a pickle found in the store
+is not loaded.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from .. import options
 from ..errors import ArgumentError, CodecError
 from .arrow_parquet import ArrowParquetCodec
 from .base import Codec, NotSuitable
@@ -29,9 +37,51 @@ __all__ = [
     "register_codec",
     "unregister_codec",
     "PICKLE",
+    "is_safe",
 ]
 
-PICKLE = PickleCodec()
+_SAFE_FORMATS = ("Parquet (pandas DataFrame, pyarrow Table, Spark DataFrame), .npy (numpy arrays without Python "
+                 "objects), text (str) and bytes")
+
+
+def _safe_mode() -> bool:
+    return options.get_option("codecs") == "safe"
+
+
+def _refuse_to_write(value: Any) -> CodecError:
+    kind = f"{type(value).__module__}.{type(value).__qualname__}"
+    return CodecError(
+        f"dds.set_option('codecs', 'safe') is on, and a {kind} can only be stored as a pickle, which safe mode "
+        f"refuses (loading a pickle runs code). Safe mode stores {_SAFE_FORMATS}. Fix: return one of those types, "
+        f"register a codec for {kind} whose class sets safe = True (dds.register_codec), or, if every reader "
+        f"trusts this store, dds.set_option('codecs', 'all')."
+    )
+
+
+class _Pickle(PickleCodec):
+    """The pickle fallback, refused both ways in safe mode (also when a data codec hands a value over to it)."""
+
+    def write(self, value: Any, fs: Any, path: str) -> None:
+        if _safe_mode():
+            raise _refuse_to_write(value)
+        super().write(value, fs, path)
+
+    def read(self, fs: Any, path: str) -> Any:
+        if _safe_mode():
+            raise _refuse_to_read()
+        return super().read(fs, path)
+
+
+def _refuse_to_read() -> CodecError:
+    return CodecError(
+        "it is stored as a pickle, and dds.set_option('codecs', 'safe') refuses to load pickles: unpickling runs "
+        "whatever code the file holds, so anyone who can write to the store could run code here. Fix: if you "
+        "trust this store, dds.set_option('codecs', 'all'); otherwise delete the value and recompute it in safe "
+        f"mode as {_SAFE_FORMATS}."
+    )
+
+
+PICKLE = _Pickle()
 _BUILTINS: tuple[Codec, ...] = (
     PandasDeltaCodec(),  # only when set_option("tabular_format", "delta")
     ArrowDeltaCodec(),
@@ -64,17 +114,37 @@ def unregister_codec(name: str) -> None:
 
 
 def codec_for(value: Any) -> Codec:
-    """The first codec that handles ``value``; pickle if none does."""
+    """The first codec that handles ``value``; pickle if none does (in safe mode: only safe codecs are asked,
+    and a CodecError naming the value's type replaces pickle)."""
+    safe_mode = _safe_mode()
     for codec in _codecs:
-        if codec.handles(value):
+        if (not safe_mode or is_safe(codec)) and codec.handles(value):
             return codec
+    if safe_mode:
+        raise _refuse_to_write(value)
     return PICKLE
 
 
+def is_safe(codec: Codec) -> bool:
+    """Whether reading ``codec``'s files never runs code from them: the built-in data codecs, and user codecs
+    whose class says ``safe = True``. Pickle is not."""
+    if codec is PICKLE or isinstance(codec, PickleCodec):
+        return False
+    return any(codec is builtin for builtin in _BUILTINS) or getattr(codec, "safe", False) is True
+
+
 def codec_named(name: str) -> Codec:
-    """The codec recorded as ``name`` in a blob's metadata."""
+    """The codec recorded as ``name`` in a blob's metadata (in safe mode, an unsafe one is refused)."""
     for codec in (*_codecs, PICKLE):
         if codec.name == name:
+            if _safe_mode() and not is_safe(codec):
+                if codec is PICKLE:
+                    raise _refuse_to_read()
+                raise CodecError(
+                    f"it was written by codec {name!r}, which is not marked safe, and dds.set_option('codecs', "
+                    f"'safe') only reads {_SAFE_FORMATS}. Fix: set safe = True on that codec's class if reading its "
+                    f"files never runs code, or dds.set_option('codecs', 'all') if you trust this store."
+                )
             return codec
     raise CodecError(
         f"Unknown codec {name!r}; known codecs: {', '.join(known_codecs())}. "

@@ -57,7 +57,7 @@ def _float_text(x: float) -> str:
 _SCALARS: dict[type, Callable[[Any], tuple[str, ...]]] = {
     type(None): lambda v: (),
     bool: lambda v: ("1" if v else "0",),
-    int: lambda v: (str(v),),
+    int: lambda v: (str(v),) if v.bit_length() < 10000 else ("hex", hex(v)),
     float: lambda v: (_float_text(v),),
     complex: lambda v: (_float_text(v.real), _float_text(v.imag)),
     str: lambda v: (v,),

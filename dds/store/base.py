@@ -61,6 +61,9 @@ class Store(abc.ABC):
         make a concurrent duplicate computation harmless, only wasteful."""
         return contextlib.nullcontext()
 
+    def refresh_view(self, path: str, sig: str) -> None:
+        """Make the view for people of ``path`` show blob ``sig`` if it does not (stores without a view: nothing)."""
+
     def describe(self) -> str:
         """A short human description used in error messages, e.g. ``local store at ./.dds``."""
         return f"{self.kind} store"

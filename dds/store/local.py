@@ -12,10 +12,11 @@ import hashlib
 import os
 import shlex
 import shutil
+import stat
 import uuid
 from typing import Any
 
-from ..errors import StoreError
+from ..errors import DamagedDataError, StoreError
 from ..paths import path_parts
 from . import atomic
 from .fs_store import FsStore, _check_sig
@@ -101,6 +102,32 @@ class LocalStore(FsStore):
                 size += n
         return {"size": size, "checksum": digest.hexdigest()}
 
+    def refresh_view(self, path: str, sig: str) -> None:
+        final = self.data_path(path)
+        try:
+            meta = self.read_meta(sig)
+        except DamagedDataError:
+            return  # verify reports it; the view cannot follow a damaged value
+        if meta is None:
+            return
+        target = os.path.join(self.blob_dir(sig), meta["file_name"])
+        if os.path.islink(final) and os.path.realpath(final) == os.path.realpath(target):
+            return
+        if os.path.lexists(final) and not os.path.islink(final):
+            return  # a copy (no symlinks here): not checked
+        self._publish(path, sig, meta)
+
+    def entry_usage(self, where: str) -> tuple[int, float | None]:
+        """A symlink is measured itself, never its target: a temporary link left by a crash whose blob
+        ``gc`` has just deleted is still an old temporary (following it would say "unknown age": kept forever)."""
+        try:
+            info = os.lstat(where)
+        except FileNotFoundError:
+            return 0, None
+        if stat.S_ISLNK(info.st_mode):
+            return info.st_size, info.st_mtime
+        return super().entry_usage(where)
+
     def _delete_hint(self, sig: str) -> str:
         return f"delete it with `rm -r {shlex.quote(self.blob_dir(sig))} {shlex.quote(self.meta_file(sig))}`"
 
@@ -108,6 +135,7 @@ class LocalStore(FsStore):
     def _publish(self, path: str, sig: str, meta: dict) -> None:
         final = self.data_path(path)
         parent = os.path.dirname(final)
+        _refuse_folder_links(self.data_root, parent, path)
         _check_inside(self.data_root, final)
         if os.path.isdir(final) and not os.path.islink(final) and self.get_ref(path) is None:
             raise StoreError(
@@ -157,6 +185,27 @@ def _swap_in(tmp: str, final: str) -> None:
         os.rename(tmp, final)
     else:
         os.replace(tmp, final)
+
+
+def _refuse_folder_links(root: str, directory: str, path: str) -> None:
+    """Refuse a symlink among the folders between ``root`` (data_dir) and ``directory``.
+
+    dds only ever makes the last name of a path a link (the view of a value), never a folder: a linked folder
+    was made by someone else, and writing through it puts files wherever it points, outside data_dir or over
+    another path's view.
+    """
+    rel = os.path.relpath(directory, root)
+    probe = root
+    for part in [] if rel == os.curdir else rel.split(os.sep):
+        probe = os.path.join(probe, part)
+        if os.path.islink(probe):
+            raise StoreError(
+                f"Refusing to store {path}: {probe} is a symbolic link (to {os.readlink(probe)}) that dds did not "
+                f"create, and writing through it would put files wherever it points instead of under {root}. "
+                f"Fix: replace the link with a real folder, or keep {path} under another name."
+            )
+        if not os.path.lexists(probe):
+            return
 
 
 def _check_inside(root: str, path: str) -> None:
