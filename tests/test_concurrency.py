@@ -106,3 +106,41 @@ def test_threads_keeping_the_same_signature_on_a_memory_store_compute_once():
         t.join()
     assert results == [[1, 2, 3]] * 6
     assert CALLS == ["slow_value"]
+
+
+PIPELINE_40 = '''
+import dds
+from proj.slow import slow
+
+for round_ in range(3):
+    for i in range(40):
+        dds.keep(f"/many/p{i}", slow, f"r{round_}-{i}", 0.0)
+print("DONE")
+'''
+
+
+def test_gc_running_while_a_pipeline_writes_deletes_nothing_referenced(project):
+    """gc in a loop (default grace period) while another process keeps 120 values over 40 paths: the
+    pipeline finishes, every path loads its last value, and the store verifies."""
+    from dds.maintenance import gc, verify
+    from dds.store import create_store
+
+    env = project.env()
+    env["SPANS_FILE"] = str(project.root / "spans.txt")
+    writer = subprocess.Popen([sys.executable, "-c", PIPELINE_40], cwd=project.root, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    store = None
+    collections = 0
+    while writer.poll() is None:
+        if store is None and (project.store / "meta").exists():
+            store = create_store("local", internal_dir=str(project.store))
+        if store is not None:
+            gc(store)
+            collections += 1
+    out, err = writer.communicate()
+    assert writer.returncode == 0 and "DONE" in out, err[-2000:]
+    assert collections > 0, "gc never ran while the pipeline was writing"
+    store = create_store("local", internal_dir=str(project.store))
+    for i in range(40):
+        assert store.read(store.get_ref(f"/many/p{i}"))["tag"] == f"r2-{i}"
+    assert verify(store).ok
