@@ -189,7 +189,11 @@ def _block_node(code: types.CodeType) -> ast.AST | None:
                   and _first_line(n) == code.co_firstlineno and _name(n) == code.co_name]
     if len(candidates) > 1:
         candidates = _by_column(code, candidates)
-    return candidates[0] if len(candidates) == 1 else None
+    if len(candidates) != 1:
+        return None
+    node = candidates[0]
+    last = max((line for _, _, line in code.co_lines() if line is not None), default=code.co_firstlineno)
+    return node if last <= node.end_lineno else None  # a block cut short must never be hashed
 
 
 def function_node(code: types.CodeType) -> ast.AST:
