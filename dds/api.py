@@ -134,7 +134,7 @@ def _load_stored(store: Store, path: str, name: str, sig: str) -> tuple[bool, An
     if _current_ref(store, path) != sig:
         store.set_ref(path, sig)
     else:
-        store.refresh_view(path, sig)
+        store.refresh_view(path, sig, meta)
     log.info("dds: loaded   %s (%s) [%s]", path, name, sig[:10])
     _notify(path, "loaded", sig)
     return True, value

@@ -61,8 +61,9 @@ class Store(abc.ABC):
         make a concurrent duplicate computation harmless, only wasteful."""
         return contextlib.nullcontext()
 
-    def refresh_view(self, path: str, sig: str) -> None:
-        """Make the view for people of ``path`` show blob ``sig`` if it does not (stores without a view: nothing)."""
+    def refresh_view(self, path: str, sig: str, meta: dict | None = None) -> None:
+        """Make the view for people of ``path`` show blob ``sig`` if it does not (stores without a view: nothing).
+        ``meta``: the blob's metadata when the caller has it already (saves reading it again)."""
 
     def describe(self) -> str:
         """A short human description used in error messages, e.g. ``local store at ./.dds``."""

@@ -102,14 +102,15 @@ class LocalStore(FsStore):
                 size += n
         return {"size": size, "checksum": digest.hexdigest()}
 
-    def refresh_view(self, path: str, sig: str) -> None:
+    def refresh_view(self, path: str, sig: str, meta: dict | None = None) -> None:
         final = self.data_path(path)
-        try:
-            meta = self.read_meta(sig)
-        except DamagedDataError:
-            return  # verify reports it; the view cannot follow a damaged value
         if meta is None:
-            return
+            try:
+                meta = self.read_meta(sig)
+            except DamagedDataError:
+                return  # verify reports it; the view cannot follow a damaged value
+            if meta is None:
+                return
         target = os.path.join(self.blob_dir(sig), meta["file_name"])
         if os.path.islink(final) and os.path.realpath(final) == os.path.realpath(target):
             return
