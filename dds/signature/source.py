@@ -119,11 +119,16 @@ def parse_file(filename: str) -> ParsedModule:
             f"dds cannot parse {filename!r} ({exc.msg}, line {exc.lineno}): the file on disk is not the code "
             "that was imported. Fix: save a valid file and restart (or importlib.reload) the module."
         ) from None
-    suspicious = st is not None and (st.st_mtime > PROCESS_START or _stale_bytecode(filename, st))
-    parsed = ParsedModule(filename, tree, newer_than_process=suspicious)
+    parsed = ParsedModule(filename, tree, newer_than_process=st is not None and _may_not_be_running(filename, st))
     parsed.index()
     _parsed[filename] = (key, parsed)
     return parsed
+
+
+def _may_not_be_running(filename: str, st: os.stat_result) -> bool:
+    """True when the code running may differ from the file: it changed after this process started, or
+    Python may have run an outdated ``__pycache__`` file for it."""
+    return st.st_mtime > PROCESS_START or _stale_bytecode(filename, st)
 
 
 def _stale_bytecode(filename: str, st: os.stat_result) -> bool:
@@ -160,8 +165,8 @@ def _file_lines(filename: str) -> list[str] | None:
     cached = _lines.get(filename)
     if cached is not None and cached[0] == key:
         return cached[1]
-    if st.st_mtime > PROCESS_START or _stale_bytecode(filename, st):
-        return None  # the running code may differ from the file: the full path checks it
+    if _may_not_be_running(filename, st):
+        return None  # the full path compares the file with the running code
     try:
         with tokenize.open(filename) as f:
             lines = f.readlines()
