@@ -91,12 +91,13 @@ def keep(path: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     name = function_name(fn)
     if options.get_option("extra_debug"):
         log.debug("signature tree of %s: %s", path, signature.tree)
-    decisions[path] = Decision(_current_ref(store, path), sig, signature.tree)
-    found, value = _load_stored(store, path, name, sig)
+    ref = _current_ref(store, path)
+    decisions[path] = Decision(ref, sig, signature.tree)
+    found, value = _load_stored(store, path, name, sig, ref)
     if found:
         return value
     with store.lock(sig):  # concurrent keeps of the same signature: one computes, the others load
-        found, value = _load_stored(store, path, name, sig)
+        found, value = _load_stored(store, path, name, sig, _current_ref(store, path))
         if found:
             return value
         return _compute(store, path, name, sig, signature.tree, fn, args, kwargs)
@@ -119,8 +120,9 @@ def _read_meta(store: Store, path: str, sig: str) -> dict | None:
         raise DamagedDataError(f"The stored value of {path} is damaged. {exc}") from None
 
 
-def _load_stored(store: Store, path: str, name: str, sig: str) -> tuple[bool, Any]:
-    """(True, value) when the store holds ``sig`` intact; (False, None) when it must be computed."""
+def _load_stored(store: Store, path: str, name: str, sig: str, ref: str | None) -> tuple[bool, Any]:
+    """(True, value) when the store holds ``sig`` intact; (False, None) when it must be computed.
+    ``ref`` is what ``path`` points to now (read by the caller, which needs it too)."""
     try:
         meta = _read_meta(store, path, sig)
         if meta is None:
@@ -131,7 +133,7 @@ def _load_stored(store: Store, path: str, name: str, sig: str) -> tuple[bool, An
             raise
         log.warning("dds: %s (%s): stored value is damaged, recomputing", path, name)
         return False, None
-    if _current_ref(store, path) != sig:
+    if ref != sig:
         store.set_ref(path, sig)
     else:
         store.refresh_view(path, sig, meta)
