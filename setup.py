@@ -9,6 +9,11 @@ version: dict = {}
 with open(os.path.join(here, "dds", "_version.py")) as f:
     exec(f.read(), version)
 
+# The %%dds magic and rich display need IPython; the tests execute notebooks/ on a fresh kernel (nbclient).
+NOTEBOOK = ["ipython>=8", "ipykernel>=6", "nbclient>=0.7", "nbformat>=5"]
+# `make docs`: the mkdocs-material site with an API reference generated from docstrings.
+DOCS = ["mkdocs>=1.5", "mkdocs-material>=9", "mkdocstrings[python]>=0.24"]
+
 setup(
     name="dds",
     version=version["__version__"],
@@ -31,8 +36,10 @@ setup(
         "graph": ["pydotplus>=2.0"],
         "delta": ["deltalake>=0.15"],
         "s3": ["s3fs>=2023.1"],
+        "notebook": NOTEBOOK,
+        "docs": DOCS,
         "dev": ["pandas>=1.5", "numpy>=1.23", "pydotplus>=2.0", "pyspark>=3.5", "deltalake>=0.15",
-                "s3fs>=2023.1", "moto[server]>=5", "boto3", "pytest>=7", "hypothesis>=6"],
+                "s3fs>=2023.1", "moto[server]>=5", "boto3", "pytest>=7", "hypothesis>=6"] + NOTEBOOK + DOCS,
     },
     entry_points={"console_scripts": ["dds=dds.cli:main"]},
     license="Apache-2.0",
