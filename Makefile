@@ -53,5 +53,15 @@ bench-profile: install
 	@$(PY) -m pip install --quiet pyinstrument || echo "pyinstrument not installed: profiling with cProfile"
 	$(PY) bench/profiling.py
 
+# The user guide (mkdocs-material, API reference from docstrings) into site/; offline, and any warning fails it.
+# NO_MKDOCS_2_WARNING silences mkdocs-material's notice about its own future, printed on every build.
+.PHONY: docs
+$(VENV)/.installed-docs: $(VENV)/bin/python setup.py pyproject.toml
+	$(PY) -m pip install --quiet -e ".[docs]"
+	touch $@
+
+docs: $(VENV)/.installed-docs
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
+
 clean:
 	rm -rf $(VENV) .dds build *.egg-info
