@@ -2,12 +2,15 @@
 
 Public API (everything else may change): ``keep``, ``data_function`` (``dds_function``), ``load``,
 ``set_store``, ``eval``, ``why``, ``accept_module``, ``reject_module``, ``register_hasher``, ``register_codec``,
-``set_option``, ``get_option`` and the ``DDSError`` family.
+``set_option``, ``get_option`` and the ``DDSError`` family; for notebooks, ``info`` and ``graph`` (shown as
+HTML/SVG in Jupyter) and ``%load_ext dds`` (the ``%%dds /path`` cell magic, see docs/notebooks.md).
 """
 
+from . import graph as _graph_module  # noqa: F401  # imported first: it can no longer rebind dds.graph, the function
 from ._version import __version__
 from .api import data_function, dds_function, get_store, keep, load, set_store, why
 from .codecs import register_codec
+from .display import graph, info
 from .errors import (
     ArgumentError,
     CodecError,
@@ -25,6 +28,20 @@ from .evaluation import ProcessingStage
 from .options import get_option, set_option
 from .runinfo import set_run_info_fn
 from .signature import accept_module, reject_module, register_hasher
+
+
+def load_ipython_extension(ipython: object) -> None:  # IPython's InteractiveShell
+    """``%load_ext dds``: the ``%%dds /path`` cell magic and dds's messages under each cell (dds.notebook)."""
+    from .notebook import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: object) -> None:
+    """``%unload_ext dds``: stop printing dds's messages under cells."""
+    from .notebook import unload_ipython_extension as unload
+
+    unload(ipython)
 
 
 
@@ -47,7 +64,7 @@ def eval(fn, *args, dds_export_graph=None, dds_extra_debug=False, dds_dont_eval=
 __all__ = [
     "__version__", "keep", "eval", "why", "ProcessingStage", "data_function", "dds_function", "load", "set_store", "get_store",
     "accept_module", "reject_module", "register_hasher", "register_codec", "set_option", "get_option",
-    "set_run_info_fn",
+    "set_run_info_fn", "info", "graph", "load_ipython_extension",
     "DDSError", "ArgumentError", "CodecError", "DamagedDataError", "DataFunctionError", "NotFoundError",
     "PathError", "SignatureError", "SourceUnavailableError", "StoreError", "UnhashableValueError",
 ]

@@ -183,3 +183,19 @@ def _data_function_paths(token: Any, refs: list[str], stored: dict[str, dict]) -
     except ImportError:  # pragma: no cover - the engine's layout changed; fall back to name matching
         return []
     return [path for path in stored if digest("data_function", path, "ref:" + refs[0]) == token]
+
+
+def upstream_note(up: Upstream, current_sig: str | None) -> str:
+    """How a value depends on ``up``, in words (``dds show``, ``dds.info``); ``current_sig`` is what the store
+    holds at ``up.path`` now."""
+    if up.how == "load":
+        if up.read_sig is None:
+            state = "was absent when read"
+        elif current_sig == up.read_sig:
+            state = f"read {up.read_sig[:10]}, still current"
+        else:
+            state = f"read {up.read_sig[:10]}, now {current_sig[:10] if current_sig else 'absent'} (changed since)"
+        return f"dds.load in {up.via} ({state})"
+    if up.exact:
+        return f"data function {up.callee} called by {up.via}"
+    return f"{up.via} calls {up.callee}, whose output is kept here"

@@ -9,11 +9,14 @@ compared with the running code object; a mismatch is an error that says to reloa
 
 from __future__ import annotations
 
+import __future__
 import ast
 import bisect
+import functools
 import importlib.util
 import inspect
 import linecache
+import operator
 import os
 import time
 import tokenize
@@ -119,7 +122,9 @@ def parse_file(filename: str) -> ParsedModule:
             f"dds cannot parse {filename!r} ({exc.msg}, line {exc.lineno}): the file on disk is not the code "
             "that was imported. Fix: save a valid file and restart (or importlib.reload) the module."
         ) from None
-    parsed = ParsedModule(filename, tree, newer_than_process=st is not None and _may_not_be_running(filename, st))
+    # Text from linecache (a notebook cell) is checked too: its name may have been reused for other code
+    # (with IPYKERNEL_CELL_NAME set, as debuggers do, every cell has the same name).
+    parsed = ParsedModule(filename, tree, newer_than_process=st is None or _may_not_be_running(filename, st))
     parsed.index()
     _parsed[filename] = (key, parsed)
     return parsed
@@ -211,6 +216,8 @@ def function_node(code: types.CodeType) -> ast.AST:
     if len(candidates) > 1:
         candidates = _by_column(code, candidates)
     if len(candidates) != 1:
+        if not os.path.exists(code.co_filename):
+            raise SourceUnavailableError(_reused_name(code))
         raise SourceUnavailableError(
             f"dds cannot find the source of {code.co_name!r} at {code.co_filename}:{code.co_firstlineno}: "
             "the file changed after it was imported. Fix: restart (or importlib.reload) the module."
@@ -242,13 +249,12 @@ def _by_column(code: types.CodeType, candidates: list[ast.AST]) -> list[ast.AST]
 
 
 def _verify_against_code(parsed: ParsedModule, node: ast.AST, code: types.CodeType) -> None:
-    if parsed.compiled is None:
-        try:  # the whole module: a statement compiled alone can compile differently (imports, globals)
-            parsed.compiled = compile(parsed.tree, parsed.filename, "exec", dont_inherit=True)
-        except (SyntaxError, ValueError):
-            parsed.compiled = False
+    if parsed.compiled is None:  # the whole module: a statement compiled alone can compile differently
+        parsed.compiled = _compile_whole(parsed, code.co_flags & _FUTURE_FLAGS)
     twin = _find_code(parsed.compiled, code.co_name, code.co_firstlineno) if parsed.compiled else None
     if twin is None or not _same_code(twin, code):
+        if not os.path.exists(parsed.filename):
+            raise SourceUnavailableError(_reused_name(code))
         raise SourceUnavailableError(
             f"{parsed.filename} changed on disk after {code.co_name!r} was imported in this process, so the "
             "code that would run is not the code on disk. Fix: restart the process (or notebook kernel), "
@@ -256,6 +262,26 @@ def _verify_against_code(parsed: ParsedModule, node: ast.AST, code: types.CodeTy
             "an outdated __pycache__ file (the source was saved twice within one second with the same size): "
             "save the file again or delete its __pycache__ folder."
         )
+
+
+def _reused_name(code: types.CodeType) -> str:
+    return (f"The source kept in memory for {code.co_name!r} ({code.co_filename}, line {code.co_firstlineno}) is not "
+            "the code that runs: its name was reused for other code (a debugger that sets IPYKERNEL_CELL_NAME "
+            f"gives every notebook cell the same name). Fix: run the cell that defines {code.co_name!r} again.")
+
+
+#: the compiler flags of ``from __future__`` imports; IPython applies those of earlier cells to later ones
+_FUTURE_FLAGS = functools.reduce(operator.or_, (getattr(__future__, name).compiler_flag
+                                                  for name in __future__.all_feature_names))
+
+
+def _compile_whole(parsed: ParsedModule, flags: int) -> types.CodeType | bool:
+    for extra in (0, ast.PyCF_ALLOW_TOP_LEVEL_AWAIT):  # a notebook cell may `await` at top level
+        try:
+            return compile(parsed.tree, parsed.filename, "exec", flags=flags | extra, dont_inherit=True)
+        except (SyntaxError, ValueError):
+            continue
+    return False
 
 
 def _find_code(code: types.CodeType, name: str, line: int) -> types.CodeType | None:
@@ -291,9 +317,12 @@ def class_node(cls: type) -> ast.ClassDef:
         try:
             filename = inspect.getsourcefile(cls)
         except (TypeError, OSError):
-            filename = None
+            filename = _notebook_cell_of_class(cls)
     if filename is None:
-        raise SourceUnavailableError(f"dds cannot find the source file of class {cls.__qualname__}")
+        raise SourceUnavailableError(
+            f"dds cannot find the source file of class {cls.__qualname__} (module {cls.__module__}). Fix: define "
+            "it in a module file; in IPython/Jupyter, run the cell that defines it again."
+        )
     parsed = parse_file(filename)
     candidates = _class_candidates(parsed.tree, cls.__qualname__.split("."))
     if len(candidates) > 1:
@@ -325,3 +354,31 @@ def _class_candidates(tree: ast.AST, parts: list[str]) -> list[ast.ClassDef]:
                     found.append(node)
         scopes = found
     return [s for s in scopes if isinstance(s, ast.ClassDef)]
+
+
+def _notebook_cell_of_class(cls: type) -> str | None:
+    """The cell (linecache name) of a class defined in IPython, whose ``__main__`` has no file: the cell one of
+    its methods was compiled in, else the most recently run cell that defines a class of that name (a
+    dataclass may have no method of its own); None outside IPython."""
+    import sys
+
+    parts = cls.__qualname__.split(".")
+    names = []
+    for value in vars(cls).values():
+        fn = getattr(value, "__func__", getattr(value, "fget", value))  # static/class methods, properties
+        code = getattr(fn, "__code__", None)
+        if (isinstance(code, types.CodeType) and not hasattr(fn, "__wrapped__")  # not e.g. dataclass's repr wrapper
+                and str(getattr(fn, "__qualname__", "")).startswith(cls.__qualname__ + ".")):
+            names.append(code.co_filename)
+    get_ipython = getattr(sys.modules.get("IPython"), "get_ipython", None)
+    shell = get_ipython() if callable(get_ipython) else None
+    cells = getattr(getattr(shell, "compile", None), "_filename_map", None)  # cell name -> execution count
+    if isinstance(cells, dict):
+        names += sorted(cells, key=lambda name: cells[name] or 0, reverse=True)
+    for filename in names:
+        try:
+            if linecache.getlines(filename) and _class_candidates(parse_file(filename).tree, parts):
+                return filename
+        except SourceUnavailableError:
+            continue
+    return None
