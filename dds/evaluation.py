@@ -44,8 +44,12 @@ class ProcessingStage(enum.Enum):
 
 
 def evaluate(fn: Callable, args: tuple, kwargs: dict, *, export_graph: str | None, extra_debug: bool,
-             dont_eval: bool, stages: Iterable[Any] | None) -> Any:
-    """Implementation of :func:`dds.eval` (see its docstring)."""
+             dont_eval: bool, stages: Iterable[Any] | None, on_plan: Callable[[Plan], None] | None = None) -> Any:
+    """Implementation of :func:`dds.eval` (see its docstring).
+
+    ``on_plan(plan)`` is called once the plan is made, before anything runs (``dds run`` records the
+    predicted statuses from it without planning twice).
+    """
     if not callable(fn):
         raise ArgumentError(f"dds.eval needs a function, got {type(fn).__name__} {fn!r}.")
     if getattr(_active, "fn", None) is not None:
@@ -59,6 +63,8 @@ def evaluate(fn: Callable, args: tuple, kwargs: dict, *, export_graph: str | Non
         selected.discard(ProcessingStage.EVAL)
     store = api.get_store()
     plan = make_plan(fn, args, kwargs, store)
+    if on_plan is not None:
+        on_plan(plan)
     if extra_debug or ProcessingStage.EVAL not in selected:
         log.info("dds: plan for %s:\n%s", api.function_name(fn), plan.to_text())
     if ProcessingStage.EVAL not in selected:

@@ -328,6 +328,12 @@ def export_command(ctx: click.Context, as_json: bool, everything: bool) -> None:
         ctx.exit(1)
 
 
+from .run import run_command, status_command  # noqa: E402 - registered after the group exists
+
+cli.add_command(run_command)
+cli.add_command(status_command)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``dds`` console script."""
     cli.main(args=argv, prog_name="dds")
