@@ -11,15 +11,14 @@ import functools
 import logging
 import os
 import time
-from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
-from . import options
+from . import options, value_memo
 from .codecs import codec_named
 from .errors import ArgumentError, DamagedDataError, DataFunctionError, NotFoundError
 from .paths import validate_path
 from .runinfo import RESERVED, run_info, user_run_info
-from .signature import SignatureBuilder
+from .signature import CallSignature, call_signature
 from .store import create_store
 from .store.base import Store
 
@@ -29,14 +28,22 @@ T = TypeVar("T")
 _store: Store | None = None
 
 
-@dataclass
 class Decision:
     """What keep (or a plan) decided for a path: what `why` explains."""
 
-    old_sig: str | None  # what the path pointed to before
-    new_sig: str | None  # the current signature (None: arguments only known at run time)
-    tree: dict | None  # the current signature tree (for new_sig None: the function's part only)
-    note: str = ""  # e.g. "upstream /a will run"
+    def __init__(self, old_sig: str | None, new_sig: str | None, tree: dict | CallSignature | None,
+                 note: str = ""):
+        self.old_sig = old_sig  # what the path pointed to before
+        self.new_sig = new_sig  # the current signature (None: arguments only known at run time)
+        self._tree = tree  # built on demand: most decisions are never explained
+        self.note = note  # e.g. "upstream /a will run"
+
+    @property
+    def tree(self) -> dict | None:
+        """The current signature tree (for new_sig None: the function's part only)."""
+        if isinstance(self._tree, CallSignature):
+            self._tree = self._tree.tree
+        return self._tree
 
 
 decisions: dict[str, Decision] = {}
@@ -86,13 +93,19 @@ def keep(path: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
             f"Fix: dds.keep({path!r}, my_function, *args)."
         )
     store = get_store()
-    signature = SignatureBuilder(load_sig=store.get_ref).call_signature(path, fn, args, kwargs)
+    signature = call_signature(path, fn, args, kwargs, load_sig=store.get_ref)
     sig = signature.sig
-    name = function_name(fn)
     if options.get_option("extra_debug"):
         log.debug("signature tree of %s: %s", path, signature.tree)
     ref = _current_ref(store, path)
-    decisions[path] = Decision(ref, sig, signature.tree)
+    decisions[path] = Decision(ref, sig, signature)
+    if ref == sig:  # the path already points at this value: one this process holds needs no store read
+        held, value = value_memo.recall(store, sig)
+        if held:
+            log.info("dds: loaded   %s (%s) [%s]", path, _LazyName(fn), sig[:10])
+            _notify(path, "loaded", sig)
+            return value
+    name = function_name(fn)
     found, value = _load_stored(store, path, name, sig, ref)
     if found:
         return value
@@ -138,6 +151,7 @@ def _load_stored(store: Store, path: str, name: str, sig: str, ref: str | None) 
     else:
         store.refresh_view(path, sig, meta)
     log.info("dds: loaded   %s (%s) [%s]", path, name, sig[:10])
+    value_memo.remember(store, sig, value)
     _notify(path, "loaded", sig)
     return True, value
 
@@ -169,6 +183,7 @@ def _compute(store: Store, path: str, name: str, sig: str, tree: dict, fn: Calla
     if getattr(codec_named(stored["codec"]), "returns_stored_value", False):
         value = store.read(sig, stored)  # e.g. Spark: the same lazily read DataFrame a later load returns
     log.info("dds: computed %s (%s) in %.3fs [%s]", path, name, duration, sig[:10])
+    value_memo.remember(store, sig, value)
     _notify(path, "ran", sig)
     return value
 
@@ -247,6 +262,18 @@ def function_name(fn: Callable) -> str:
     module = getattr(fn, "__module__", None)
     qualname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
     return f"{module}.{qualname}" if module else qualname
+
+
+class _LazyName:
+    """``function_name(fn)`` formatted only if the log record is emitted."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable):
+        self.fn = fn
+
+    def __str__(self) -> str:
+        return function_name(self.fn)
 
 
 def _source_file(fn: Callable) -> str | None:

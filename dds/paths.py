@@ -13,8 +13,13 @@ _FORBIDDEN_PARTS = {".", ".."}
 _FIX = "Use an absolute path made of non-empty names separated by '/', for example '/group/name'."
 
 
+_known_valid: set[str] = set()  # paths already checked: a warm keep validates its path in one set lookup
+
+
 def validate_path(path: object) -> str:
     """Return ``path`` unchanged if it is a valid store path, else raise :class:`PathError`."""
+    if type(path) is str and path in _known_valid:
+        return path
     if not isinstance(path, str):
         raise PathError(f"Store path {path!r} is a {type(path).__name__}, not a str. {_FIX}")
     if not path.startswith("/"):
@@ -25,6 +30,8 @@ def validate_path(path: object) -> str:
         _check_part(path, part)
     if len(path.encode("utf-8")) > 1024:
         raise PathError(f"Store path {path[:60]!r}... is longer than 1024 bytes. {_FIX}")
+    if type(path) is str and len(_known_valid) < 100_000:
+        _known_valid.add(path)
     return path
 
 

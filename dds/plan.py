@@ -16,13 +16,14 @@ code, a kept value passed as an argument, or a ``keep`` nested inside the step's
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import types
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .signature import SignatureBuilder, is_user_module, resolve_chain
-from .signature.normalize import code_shape
+from .signature import call_signature, is_user_module, resolve_chain
+from .signature.graph import function_shape
 from .signature.source import function_node
 
 FRESH, WILL_RUN, MAY_RUN, RAN, LOADED = "fresh", "will run", "may run", "ran", "loaded"
@@ -165,7 +166,8 @@ class _Discovery:
                             site.upstream.append(site_of_call[id(sub)])
                         else:
                             site.traceable = False
-        for name, chain in code_shape(node, keep_decorators=False).free:
+        shape = function_shape(fn.__code__)  # the one the signature uses (cached per code object)
+        for name, chain in (shape.free if shape is not None else ()):
             obj = resolve_chain(fn, name, chain)
             if isinstance(obj, types.FunctionType):
                 reached.append(obj)
@@ -215,7 +217,8 @@ def make_plan(fn: Callable, args: tuple, kwargs: dict, store: Any) -> Plan:
 
     plan = Plan()
     local_names: dict[int, set[str]] = {}  # per caller's code object: computed once, not once per site
-    builder_for = lambda: SignatureBuilder(load_sig=store.get_ref)  # noqa: E731 - a fresh walk per step
+    # Signatures go through the per-process memo: the run that follows re-checks them instead of rebuilding.
+    signature_of = functools.partial(call_signature, load_sig=store.get_ref)
     for site in discovery.sites:
         if site.path in plan.steps:  # the same path kept twice: the later site wins the plan
             plan.steps.pop(site.path)
@@ -238,15 +241,15 @@ def make_plan(fn: Callable, args: tuple, kwargs: dict, store: Any) -> Plan:
             step.status, step.reason = MAY_RUN, "the function kept is chosen at run time"
             continue
         if all(v is not _UNKNOWN for v in values) and all(v is not _UNKNOWN for v in kw.values()):
-            signature = builder_for().call_signature(site.path, site.callee, tuple(values), kw)
+            signature = signature_of(site.path, site.callee, tuple(values), kw)
             step.sig = signature.sig
-            api.decisions[site.path] = api.Decision(store.get_ref(site.path), signature.sig, signature.tree)
+            api.decisions[site.path] = api.Decision(store.get_ref(site.path), signature.sig, signature)
             if store.read_meta(signature.sig) is not None:
                 step.status = FRESH
             else:
                 step.status, step.reason = WILL_RUN, _reason_for_new(store, site.path)
             continue
-        step.status, step.reason, tree = _compare_code(builder_for(), store, site)
+        step.status, step.reason, tree = _compare_code(signature_of(site.path, site.callee, (), {}).tree, store, site)
         api.decisions[site.path] = api.Decision(store.get_ref(site.path), None, tree, step.reason)
     _propagate(plan)
     for path, step in plan.steps.items():
@@ -268,9 +271,9 @@ def _reason_for_new(store: Any, path: str) -> str:
     return "nothing stored yet" if store.get_ref(path) is None else "code or inputs changed"
 
 
-def _compare_code(builder: SignatureBuilder, store: Any, site: _Site) -> tuple[str, str, dict]:
-    """Arguments unknown before running: compare the function's own signature with the stored one."""
-    current = builder.call_signature(site.path, site.callee, (), {}).tree
+def _compare_code(current: dict, store: Any, site: _Site) -> tuple[str, str, dict]:
+    """Arguments unknown before running: compare the function's own signature (``current``, the tree of a
+    call without arguments) with the stored one."""
     sig = store.get_ref(site.path)
     meta = store.read_meta(sig) if sig else None
     if meta is None or "tree" not in meta:

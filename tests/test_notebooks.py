@@ -40,13 +40,18 @@ def kernel_specs(tmp_path_factory):
 def execute(path: Path, kernel_specs, workdir: Path):
     """Run the notebook at ``path`` on a fresh kernel; returns the executed notebook."""
     from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
 
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell("import sys; print('kernel:', sys.executable)"))
     manager = AsyncKernelManager(kernel_name=KERNEL, kernel_spec_manager=kernel_specs,
                                  connection_file=str(workdir / "kernel-connection.json"))
     client = nbclient.NotebookClient(nb, km=manager, timeout=300, resources={"metadata": {"path": str(workdir)}})
-    client.execute(env={**os.environ, "IPYTHONDIR": str(workdir / "ipython")})  # no ~/.ipython profile or history
+    try:
+        client.execute(env={**os.environ, "IPYTHONDIR": str(workdir / "ipython")})  # no ~/.ipython profile/history
+    finally:  # nbclient shuts down only kernels it started itself; this one (and its Spark JVM) is ours
+        if run_sync(manager.is_alive)():
+            run_sync(manager.shutdown_kernel)(now=True)
     return nb
 
 

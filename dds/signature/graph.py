@@ -15,6 +15,7 @@ import ast
 import builtins
 import functools
 import importlib
+import os
 import sys
 import types
 from dataclasses import dataclass, field
@@ -24,13 +25,13 @@ from ..errors import SignatureError, SourceUnavailableError, UnhashableValueErro
 from .digest import digest
 from .modules import is_user_module, library_version
 from .normalize import CodeShape, ImportTarget, code_shape
+from .probes import MISSING as _MISSING
+from .probes import Probes, identity_suffices
 from .source import class_node, function_node, parse_file
 from .values import ValueHasher, preview
 
 #: Bump when the signature scheme changes, so old stored values are not mistaken for new ones.
 SCHEME = "dds-signature-1"
-
-_MISSING = object()
 
 
 @dataclass(eq=False)
@@ -48,19 +49,28 @@ class Unit:
     where: str = ""  # file:line, for messages and `why`
 
 
-@dataclass
 class CallSignature:
-    """The signature of one ``keep`` call and the tree that explains it."""
+    """The signature of one ``keep`` call and the tree that explains it (built only when asked for)."""
 
-    sig: str
-    tree: dict
+    __slots__ = ("sig", "_root", "_tree")
+
+    def __init__(self, sig: str, root: Unit):
+        self.sig = sig
+        self._root = root
+        self._tree: dict | None = None
+
+    @property
+    def tree(self) -> dict:
+        if self._tree is None:
+            self._tree = _tree(self._root)
+        return self._tree
 
 
 # -- memoised static analysis ---------------------------------------------------------------------
 _shapes: dict[int, tuple[Any, CodeShape | None]] = {}
 
 
-def _function_shape(code: types.CodeType) -> CodeShape | None:
+def function_shape(code: types.CodeType) -> CodeShape | None:
     """Static shape of a function's code; None when it has no source at all (exec'd code)."""
     cached = _shapes.get(id(code))
     if cached is not None and cached[0] is code:
@@ -115,19 +125,31 @@ class SignatureBuilder:
         self._loads: list[tuple[Unit, int, str]] = []  # load("/p") dependencies: (unit, dep index, path)
         self._keepalive: list[Any] = []
         self._hasher = ValueHasher(self._object_token, self._describe)
+        self.probes = Probes()  # every read of the live program, so a later call can re-check it cheaply
+        self.root: Unit | None = None
 
     # public ------------------------------------------------------------------------------------
     def call_signature(self, path: str, fn: Callable, args: tuple, kwargs: dict) -> CallSignature:
-        root = Unit(key=f"call:{path}", kind="call", obj=None, where=path)
+        root = self.root = Unit(key=f"call:{path}", kind="call", obj=None, where=path)
         self._current = root
         self._dep(root, "function", fn)
-        self._dep(root, "arguments", tuple(args))
-        self._dep(root, "keyword arguments", dict(sorted(kwargs.items())))
-        root.local = digest("call", SCHEME, path, *(token for _, token, _, _ in root.deps))
+        self._dep_arguments(root, args, kwargs)
+        if self._produced:  # a data function passed as an argument: keeps depend on the arguments
+            self.probes.reusable = False
+        root.local = call_digest(path, root.deps)
         self._drain()
         self._loads_of_paths_kept_here()
         _merkle(root)
-        return CallSignature(root.sig, _tree(root))
+        return CallSignature(root.sig, root)
+
+    def _dep_arguments(self, root: Unit, args: tuple, kwargs: dict) -> None:
+        """The arguments: hashed on every call anyway, so nothing about them is kept for re-checks."""
+        probes, self.probes = self.probes, Probes()
+        try:
+            self._dep(root, "arguments", tuple(args))
+            self._dep(root, "keyword arguments", dict(sorted(kwargs.items())))
+        finally:
+            self.probes = probes
 
     def _loads_of_paths_kept_here(self) -> None:
         """``load("/p")`` of a path that code in this same graph keeps depends on that code, which the graph
@@ -137,6 +159,8 @@ class SignatureBuilder:
             if path in self._produced:
                 unit.deps[index] = [f"load({path})", digest("load-kept-here", path), [], None]
                 unit.local = digest(unit.kind, unit.code, *_dep_parts(unit))
+            else:
+                self.probes.loads.append((path, unit.deps[index][3]))
 
     def value_digest(self, value: Any) -> str:
         """Digest of a single value (no references to user code may be involved)."""
@@ -181,6 +205,8 @@ class SignatureBuilder:
         self._dep_refs = []
         token = self._token(value) if value is not _MISSING else digest("unresolved", name)
         unit.deps.append([name, token, self._dep_refs, preview(value) if value is not _MISSING else "<undefined>"])
+        if value is not _MISSING and not identity_suffices(value):
+            self.probes.mutable(value, token)  # may be mutated in place: re-checked on every re-use
 
     def _describe(self) -> str:
         unit = self._current
@@ -242,34 +268,42 @@ class SignatureBuilder:
     def _analyse_function(self, unit: Unit) -> None:
         fn = unit.obj
         code = fn.__code__
+        probes = self.probes
+        probes.attr(fn, "__code__", code)
+        probes.attr(fn, "__defaults__", fn.__defaults__)
+        probes.attr(fn, "__kwdefaults__", fn.__kwdefaults__)
         unit.where = f"{code.co_filename}:{code.co_firstlineno}"
-        shape = _function_shape(code)
+        shape = function_shape(code)
         if shape is None:
             ast_digest = _bytecode_digest(code)
             free = [(n, ()) for n in _code_names(code)]
             shape = CodeShape(ast_digest=ast_digest, free=free)
         if fn.__defaults__ is not None or fn.__kwdefaults__ is not None:
             self._dep(unit, "(defaults)", (fn.__defaults__, fn.__kwdefaults__))
-        self._read_names(unit, shape, lambda name: _lookup_function_name(fn, code, name),
+        self._read_names(unit, shape, lambda name: _lookup_function_name(fn, code, name, probes),
                          package=_package_of(fn.__module__, fn.__globals__))
         unit.code = shape.ast_digest
         unit.local = digest("function", shape.ast_digest, *_dep_parts(unit))
 
     def _analyse_class(self, unit: Unit) -> None:
         cls = unit.obj
+        probes = self.probes
         module = sys.modules.get(cls.__module__)
+        probes.name(sys.modules, cls.__module__, _MISSING if module is None else module)
         namespace = vars(module) if module is not None else {}
         shape = _class_shape(cls)
         unit.where = f"{getattr(module, '__file__', '?')} class {cls.__qualname__}"
+        probes.attr(cls, "__bases__", cls.__bases__)
         self._dep(unit, "(bases)", tuple(cls.__bases__))
-        self._read_names(unit, shape, lambda name: _lookup(namespace, name),
+        self._read_names(unit, shape, lambda name: _lookup(namespace, name, probes),
                          package=_package_of(cls.__module__, namespace))
-        for name, value in sorted(vars(cls).items()):
-            if _is_plain_class_attribute(name, value):
-                try:
-                    self._dep(unit, f"(attribute) {name}", value)
-                except UnhashableValueError:
-                    unit.deps.append([f"(attribute) {name}", digest("unhashable", type(value).__qualname__), [], None])
+        attributes = plain_class_attributes(cls)
+        probes.class_attrs.append((cls, attributes))
+        for name, value in attributes:
+            try:
+                self._dep(unit, f"(attribute) {name}", value)
+            except UnhashableValueError:
+                unit.deps.append([f"(attribute) {name}", digest("unhashable", type(value).__qualname__), [], None])
         unit.code = shape.ast_digest
         unit.local = digest("class", shape.ast_digest, *_dep_parts(unit))
 
@@ -280,19 +314,25 @@ class SignatureBuilder:
         if not filename:
             unit.local = digest("module-no-source", module.__name__)
             return
+        try:
+            st = os.stat(filename)  # before parsing: a later edit then fails the re-check
+            self.probes.files[filename] = (st.st_size, st.st_mtime_ns)
+        except OSError:
+            self.probes.reusable = False
         tree = parse_file(filename).tree
         unit.code = unit.local = digest("module", ast.dump(tree, annotate_fields=False, include_attributes=False))
 
     def _read_names(self, unit: Unit, shape: CodeShape, lookup: Callable[[str], Any], package: str | None) -> None:
+        probes = self.probes
         for name, chain in shape.free:
-            self._dep(unit, ".".join((name,) + chain), _follow(lookup(name), chain, name))
+            self._dep(unit, ".".join((name,) + chain), _follow(lookup(name), chain, probes))
         for local, chain in shape.import_uses:
             target = shape.imports[local]
-            value = _import_target(target, package)
+            value = _import_target(target, package, probes)
             label = _import_label(target) + "".join("." + c for c in chain)
-            self._dep(unit, label, _follow(value, chain, label))
+            self._dep(unit, label, _follow(value, chain, probes))
         for name, chain, path in shape.literal_calls:
-            callee = _getattr_chain(lookup(name), chain)  # through any module: dds itself is a library
+            callee = _getattr_chain(lookup(name), chain, probes)  # through any module: dds itself is a library
             if getattr(callee, "__dds_load__", False):
                 stored = self._load_sig(path)
                 unit.deps.append([f"load({path})", digest("load", path, stored or "absent"), [], stored])
@@ -306,6 +346,8 @@ class SignatureBuilder:
 class _LibraryAttr:
     """Stands for ``library_module.some.attr``: identified by name and version, never by value."""
 
+    __dds_library_attr__ = True  # the same token for as long as it lives (see probes.identity_suffices)
+
     def __init__(self, module: str, chain: tuple[str, ...]):
         self.token = _library_token(module, ".".join(chain))
 
@@ -316,7 +358,7 @@ def _library_token(module: str, qualname: str) -> str:
     return digest("library", module, qualname, library_version(module))
 
 
-def _follow(value: Any, chain: tuple[str, ...], label: str) -> Any:
+def _follow(value: Any, chain: tuple[str, ...], probes: Probes | None = None) -> Any:
     """Follow an attribute chain through modules; stop at the first object that is not a module."""
     for i, attr in enumerate(chain):
         if value is _MISSING or not isinstance(value, types.ModuleType):
@@ -328,27 +370,40 @@ def _follow(value: Any, chain: tuple[str, ...], label: str) -> Any:
             try:
                 found = importlib.import_module(f"{value.__name__}.{attr}")
             except ImportError:
-                pass
+                if probes is not None:
+                    probes.reusable = False  # the import may succeed later
+        if probes is not None:
+            probes.attr(value, attr, found)
         value = found
     return value
 
 
-def _lookup(namespace: dict, name: str) -> Any:
-    if name in namespace:
-        return namespace[name]
+def _lookup(namespace: dict, name: str, probes: Probes | None = None) -> Any:
+    value = namespace.get(name, _MISSING)
+    if probes is not None:
+        probes.name(namespace, name, value)
+    if value is not _MISSING:
+        return value
     b = namespace.get("__builtins__", builtins)
     b = vars(b) if isinstance(b, types.ModuleType) else b
-    return b.get(name, _MISSING)
+    value = b.get(name, _MISSING)
+    if probes is not None:
+        probes.name(b, name, value)
+    return value
 
 
-def _lookup_function_name(fn: types.FunctionType, code: types.CodeType, name: str) -> Any:
+def _lookup_function_name(fn: types.FunctionType, code: types.CodeType, name: str,
+                          probes: Probes | None = None) -> Any:
     if name in code.co_freevars and fn.__closure__:
         cell = fn.__closure__[code.co_freevars.index(name)]
         try:
-            return cell.cell_contents
+            value = cell.cell_contents
         except ValueError:  # the enclosing function has not assigned it yet
-            return _MISSING
-    return _lookup(fn.__globals__, name)
+            value = _MISSING
+        if probes is not None:
+            probes.cell(cell, value)
+        return value
+    return _lookup(fn.__globals__, name, probes)
 
 
 def _package_of(module_name: str | None, namespace: dict) -> str | None:
@@ -358,14 +413,18 @@ def _package_of(module_name: str | None, namespace: dict) -> str | None:
     return package
 
 
-def _import_target(target: ImportTarget, package: str | None) -> Any:
+def _import_target(target: ImportTarget, package: str | None, probes: Probes | None = None) -> Any:
     try:
         name = target.module
         if target.level:
             name = importlib.util.resolve_name("." * target.level + target.module, package or "")
         module = sys.modules.get(name) or importlib.import_module(name)
     except (ImportError, ValueError):
+        if probes is not None:
+            probes.reusable = False  # the import may succeed later
         return _MISSING
+    if probes is not None:
+        probes.name(sys.modules, name, module)
     if target.attr is None:
         return module
     value = getattr(module, target.attr, _MISSING)
@@ -373,7 +432,11 @@ def _import_target(target: ImportTarget, package: str | None) -> Any:
         try:
             value = importlib.import_module(f"{name}.{target.attr}")
         except ImportError:
-            return _MISSING
+            value = _MISSING
+            if probes is not None:
+                probes.reusable = False
+    if probes is not None:
+        probes.attr(module, target.attr, value)
     return value
 
 
@@ -392,10 +455,16 @@ def _code_names(code: types.CodeType) -> list[str]:
     return names
 
 
-def _is_plain_class_attribute(name: str, value: Any) -> bool:
-    if name.startswith("__") and name.endswith("__"):
-        return False
-    return not isinstance(value, (types.FunctionType, staticmethod, classmethod, property))
+def plain_class_attributes(cls: type) -> list[tuple[str, Any]]:
+    """The class attributes that are data, not methods or dunders, sorted by name: part of a class's unit."""
+    return [(name, value) for name, value in sorted(vars(cls).items())
+            if not (name.startswith("__") and name.endswith("__"))
+            and not isinstance(value, (types.FunctionType, staticmethod, classmethod, property))]
+
+
+def call_digest(path: str, deps: list[list]) -> str:
+    """Local digest of a call unit: the path and the tokens of its function and arguments."""
+    return digest("call", SCHEME, path, *(token for _, token, _, _ in deps))
 
 
 def _dep_parts(unit: Unit) -> list[str]:
@@ -473,11 +542,14 @@ def _tree(root: Unit) -> dict:
     return {"scheme": SCHEME, "root": root.key, "units": units}
 
 
-def _getattr_chain(value: Any, chain: tuple[str, ...]) -> Any:
+def _getattr_chain(value: Any, chain: tuple[str, ...], probes: Probes | None = None) -> Any:
     for attr in chain:
         if value is _MISSING:
             break
-        value = getattr(value, attr, _MISSING)
+        found = getattr(value, attr, _MISSING)
+        if probes is not None:
+            probes.attr(value, attr, found)
+        value = found
     return value
 
 

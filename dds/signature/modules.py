@@ -17,6 +17,8 @@ import sys
 import sysconfig
 import types
 
+from .probes import invalidate_all
+
 _rules: dict[str, bool] = {}  # module or package name -> accepted?
 
 
@@ -31,12 +33,14 @@ def accept_module(module: types.ModuleType | str) -> None:
     """Hash the code of ``module`` (and its submodules) by body, like the user's own code."""
     _rules[_name_of(module)] = True
     is_user_module.cache_clear()
+    invalidate_all()
 
 
 def reject_module(module: types.ModuleType | str) -> None:
     """Treat ``module`` (and its submodules) as a library: hashed by name and distribution version."""
     _rules[_name_of(module)] = False
     is_user_module.cache_clear()
+    invalidate_all()
 
 
 def _rule_for(name: str) -> bool | None:

@@ -206,8 +206,21 @@ def _block_node(code: types.CodeType) -> ast.AST | None:
     return node if last <= node.end_lineno else None  # a block cut short must never be hashed
 
 
+_nodes: dict[int, tuple[types.CodeType, ast.AST]] = {}  # id(code) -> (code, its node): code never changes
+
+
 def function_node(code: types.CodeType) -> ast.AST:
-    """The def/lambda node that compiled to ``code``; SourceUnavailableError if it cannot be found."""
+    """The def/lambda node that compiled to ``code``; SourceUnavailableError if it cannot be found.
+    Found once per code object (planning and signatures both ask): the node of running code never changes."""
+    known = _nodes.get(id(code))
+    if known is not None and known[0] is code:
+        return known[1]
+    node = _find_function_node(code)
+    _nodes[id(code)] = (code, node)
+    return node
+
+
+def _find_function_node(code: types.CodeType) -> ast.AST:
     node = _block_node(code)
     if node is not None:
         return node

@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 from ..errors import UnhashableValueError
 from .digest import digest
+from .probes import invalidate_all
 
 #: Hashers registered by the user or by dds for types it knows. Keys are types, or "module.QualName"
 #: strings for types of libraries that must not be imported just to be recognised (pandas, pyarrow ...).
@@ -36,6 +37,7 @@ def register_hasher(type_or_name: type | str, fn: Callable[[Any], Any]) -> None:
     The type's qualified name is part of the digest, so two types with equal payloads never collide.
     """
     _HASHERS[type_or_name] = fn
+    invalidate_all()
 
 
 def _type_name(tp: type) -> str:

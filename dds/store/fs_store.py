@@ -270,7 +270,10 @@ class FsStore(Store):
             return 0, None
         infos = [info]
         if info.get("type") == "directory":
-            infos += list(self.fs.find(where, withdirs=True, detail=True).values())
+            try:
+                infos += list(self.fs.find(where, withdirs=True, detail=True).values())
+            except FileNotFoundError:  # renamed or removed while listed (a keep publishing it): in use
+                return 0, None
         size = sum(int(i.get("size") or 0) for i in infos if i.get("type") != "directory")
         stamps = [t for t in map(_stamp, infos) if t is not None]
         return size, max(stamps) if stamps else None

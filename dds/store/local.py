@@ -33,9 +33,29 @@ class LocalStore(FsStore):
         self.data_root = (
             os.path.abspath(os.path.expanduser(os.fspath(data_dir))) if data_dir else os.path.join(root, "data")
         )
+        self._ref_file_of: dict[str, str] = {}  # store path -> its ref file
+        self._refs_read: dict[str, tuple[tuple[int, int, int, int], str | None]] = {}  # ref file -> (stat, sig)
 
     def describe(self) -> str:
         return f"local store at {self.root}"
+
+    def get_ref(self, path: str) -> str | None:
+        """Read the ref only when its file changed since the last read (refs are replaced by rename, so a new
+        content is a new inode): a warm ``keep`` costs one ``stat`` here instead of an open and a read."""
+        where = self._ref_file_of.get(path)
+        if where is None:
+            where = self._ref_file_of[path] = self.ref_file(path)
+        try:
+            st = os.stat(where)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        known = self._refs_read.get(where)
+        if known is not None and known[0] == stamp:
+            return known[1]
+        sig = super().get_ref(path)
+        self._refs_read[where] = (stamp, sig)
+        return sig
 
     def lock(self, sig: str) -> Any:
         """An OS file lock per signature (``filelock``): released by the OS if the holder is killed."""
