@@ -29,6 +29,7 @@ setup(
         "click>=8.0",
         "filelock>=3.12",  # one lock per signature on local stores; the OS releases it if a holder dies
         "tqdm>=4.60",  # progress of long evaluations (only on a terminal)
+        "xxhash>=3",  # checksums verified on every load: XXH3-128 at ~20 GB/s (blake2b: ~0.9 GB/s)
     ],
     extras_require={
         "pandas": ["pandas>=1.5", "numpy>=1.23"],

@@ -211,7 +211,7 @@ def damage_section(damage: dict) -> list[str]:
                      f"{seen.get('on_damage=recompute', 'see bugs below')} | {seen.get('verify', '—')} |")
     lines += [
         "",
-        "Byte flips spread over the stored file, per codec: dds refused every one (blake2b checksum in the",
+        "Byte flips spread over the stored file, per codec: dds refused every one (XXH3-128 checksum in the",
         "metadata); the second figure is how many the codec alone would have decoded into wrong data.",
         "",
         "| codec | flips refused by dds |",

@@ -63,7 +63,7 @@ def test_write_then_read(store, value):
     assert set(meta["files"]) == {meta["file_name"]}
     info = meta["files"][meta["file_name"]]
     assert info["size"] > 0 or value in ("", b"")
-    assert len(info["checksum"]) == 128
+    assert info["algorithm"] == "xxh3_128" and len(info["checksum"]) == 32
     stored_at = datetime.fromisoformat(meta["stored_at"])
     assert stored_at.tzinfo is not None and stored_at.utcoffset().total_seconds() == 0
     assert abs((datetime.now(timezone.utc) - stored_at).total_seconds()) < 60
@@ -532,3 +532,22 @@ def test_register_store():
 
 def test_describe(store):
     assert ("local store at" in store.describe()) or ("memory store" in store.describe())
+
+
+def test_values_stored_with_blake2b_checksums_by_earlier_versions_still_verify(local):
+    """Metadata written before checksums carried an algorithm (blake2b, no "algorithm" field) is verified
+    with blake2b: it loads when intact and is refused when damaged."""
+    import hashlib
+
+    meta = local.write(SIG1, "an older value", {"path": "/g/old"})
+    blob_file = f"{local.blob_dir(SIG1)}/{meta['file_name']}"
+    with open(blob_file, "rb") as f:
+        data = f.read()
+    meta["files"][meta["file_name"]] = {"size": len(data), "checksum": hashlib.blake2b(data).hexdigest()}
+    with open(local.meta_file(SIG1), "w") as f:
+        json.dump(meta, f)
+    assert local.read(SIG1) == "an older value"
+    with open(blob_file, "r+b") as f:
+        f.write(b"X")
+    with pytest.raises(DamagedDataError, match="checksum"):
+        local.read(SIG1)

@@ -13,7 +13,6 @@ is made, how it is moved into place, how a small file is replaced atomically, an
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -25,12 +24,12 @@ from urllib.parse import unquote
 from ..codecs import PICKLE, Codec, NotSuitable, codec_for, codec_named
 from ..errors import CodecError, DamagedDataError, NotFoundError, StoreError
 from ..paths import path_parts, validate_path
+from . import checksums
 from .base import Store
 
 log = logging.getLogger("dds.store")
 
 _SIG = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]{0,199}")
-_CHUNK = 1 << 20
 
 
 class FsStore(Store):
@@ -174,7 +173,7 @@ class FsStore(Store):
             raise DamagedDataError(self._damaged(path, sig, "its metadata lists no files or unsafe file names"))
         for rel, want in sorted(meta["files"].items()):
             try:
-                got = self._checksum(f"{blob}/{rel}")
+                got = self._checksum(f"{blob}/{rel}", checksums.algorithm_of(want))
             except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
                 raise DamagedDataError(self._damaged(path, sig, f"the file {rel} is missing")) from None
             if got != want:
@@ -376,14 +375,9 @@ class FsStore(Store):
             full[len(directory) + 1 :]: self._checksum(full) for full in sorted(self._find(directory))
         }
 
-    def _checksum(self, path: str) -> dict:
-        digest = hashlib.blake2b()
-        size = 0
+    def _checksum(self, path: str, algorithm: str = checksums.DEFAULT) -> dict:
         with self.fs.open(path, "rb") as f:
-            while chunk := f.read(_CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
-        return {"size": size, "checksum": digest.hexdigest()}
+            return checksums.checksum_of(f, algorithm)
 
     def _damaged(self, path: str | None, sig: str, problem: str) -> str:
         what = f"The stored value of {path}" if path else f"The stored value with signature {sig}"

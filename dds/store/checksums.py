@@ -1,0 +1,48 @@
+"""File checksums: how a load tells an intact stored file from a damaged one.
+
+New files get XXH3-128 (``xxhash``): it detects accidental damage (truncation, flipped bytes, a file
+replaced by another) as reliably as a cryptographic hash at ~20 GB/s instead of ~0.9 GB/s for blake2b, so
+verifying a value on every load costs little next to decoding it. It is not a defence against deliberate
+tampering, and neither was blake2b here: whoever can rewrite a blob can rewrite its metadata too.
+
+The algorithm is recorded next to each checksum; entries without one were written by earlier versions
+with blake2b and are still verified with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, BinaryIO, Callable
+
+import xxhash
+
+DEFAULT = "xxh3_128"
+_LEGACY = "blake2b"  # entries with no "algorithm" field
+_ALGORITHMS: dict[str, Callable[[], Any]] = {"xxh3_128": xxhash.xxh3_128, "blake2b": hashlib.blake2b}
+_CHUNK = 1 << 20
+
+
+def algorithm_of(entry: Any) -> str:
+    """The algorithm a stored ``{"size", "checksum", ...}`` entry was made with."""
+    return entry.get("algorithm", _LEGACY) if isinstance(entry, dict) else DEFAULT
+
+
+def checksum_of(f: BinaryIO, algorithm: str = DEFAULT) -> dict:
+    """``{"size", "checksum"[, "algorithm"]}`` of what ``f`` reads, in the format stored in metadata."""
+    digest = _ALGORITHMS.get(algorithm, _ALGORITHMS[DEFAULT])()
+    size = 0
+    readinto = getattr(f, "readinto", None)
+    if readinto is not None:  # plain files: one reused buffer, no allocation per chunk
+        buffer = bytearray(_CHUNK)
+        view = memoryview(buffer)
+        while n := readinto(buffer):
+            digest.update(view[:n])
+            size += n
+    else:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    entry = {"size": size, "checksum": digest.hexdigest()}
+    if algorithm != _LEGACY:
+        entry["algorithm"] = algorithm
+    return entry
