@@ -47,7 +47,8 @@ class Decision:
 
 
 decisions: dict[str, Decision] = {}
-#: callbacks told of every keep decision as (path, "ran" or "loaded", signature); used by eval
+#: callbacks told of every keep as ``(path, event, signature)``; event is "loaded", "started" (the function
+#: is about to run), then "ran" or "failed". Used by eval, ``dds run`` and ``dds status``.
 observers: list[Callable[[str, str, str], None]] = []
 
 
@@ -160,14 +161,16 @@ def _compute(store: Store, path: str, name: str, sig: str, tree: dict, fn: Calla
              kwargs: dict) -> Any:
     """Run ``fn``, store its value as blob ``sig`` and point ``path`` at it."""
     extra_run_info = user_run_info(path, reserved=RESERVED)  # before fn runs: its failure loses no work
+    _notify(path, "started", sig)
     started = time.time()
     t0 = time.perf_counter()
     try:
         value = fn(*args, **kwargs)
     except Exception as exc:
+        _notify(path, "failed", sig)
         raise DataFunctionError(
             f"{name} raised {type(exc).__name__} while computing {path}: {exc}. Nothing was stored; "
-            f"{path} still holds its previous value, if any. Fix the error and run again."
+            f"{path} still holds its previous value, if any. Fix the error and run again.", path=path
         ) from exc
     duration = time.perf_counter() - t0
     record = {

@@ -45,7 +45,14 @@ class DamagedDataError(StoreError):
 
 
 class DataFunctionError(DDSError):
-    """The user function raised; nothing was stored and the previous value was kept."""
+    """The user function raised; nothing was stored and the previous value was kept.
+
+    ``path`` is the store path whose function raised (the user's exception is ``__cause__``).
+    """
+
+    def __init__(self, message: str, path: str | None = None):
+        super().__init__(message)
+        self.path = path
 
 
 class ArgumentError(DDSError, TypeError):

@@ -75,6 +75,8 @@ def evaluate(fn: Callable, args: tuple, kwargs: dict, *, export_graph: str | Non
     progress = _progress(len(plan.steps))
 
     def observer(path: str, what: str, sig: str) -> None:
+        if what not in ("ran", "loaded"):
+            return
         happened[path] = (what, sig)
         if progress is not None:
             progress.set_postfix_str(f"{what} {path}", refresh=False)

@@ -2,8 +2,8 @@
 
 The run goes through :func:`dds.evaluation.evaluate` (so values and re-run sets are exactly those of
 ``dds.eval``); the report is collected from its hooks: the plan (``on_plan``) gives every path the pipeline
-keeps and its predicted status, ``dds.api.observers`` tells each path that finished (ran or loaded) and
-``dds.api.decisions`` says which paths a ``keep`` started, which is how a failing step is found.
+keeps and its predicted status; ``dds.api.observers`` tells when each step's function started, and
+whether it ran, loaded or failed.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 import time
 import traceback
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Callable
 
 from .. import api
 from ..errors import ArgumentError, DataFunctionError, DDSError, StoreError
@@ -162,25 +162,33 @@ class _Collector:
     def __init__(self) -> None:
         self.plan: Plan | None = None
         self.predicted: dict[str, tuple[str, str]] = {}
-        self.plan_decisions: dict[str, Any] = {}
         self.done: dict[str, tuple[str, str, float]] = {}  # path -> (ran/loaded, signature, seconds)
+        self.started: dict[str, float] = {}  # path -> when its function started running
+        self.failures: dict[str, float] = {}  # path -> seconds it ran before raising; innermost step first
         self.last = time.perf_counter()
         self.error: Exception | None = None
-        self.error_after = 0.0
 
     def planned(self, plan: Plan) -> None:
         self.plan = plan
         self.predicted = {p: (s.status, s.reason) for p, s in plan.steps.items()}
-        self.plan_decisions = dict(api.decisions)
         self.last = time.perf_counter()
 
     def observe(self, path: str, what: str, sig: str) -> None:
+        """A ran step's duration is its function's own wall time (steps it keeps inside included); a loaded
+        step's is the time since the previous event."""
         now = time.perf_counter()
-        self.done[path] = (what, sig, now - self.last)
+        if what == "started":
+            self.started[path] = now
+            return
+        began = self.started.pop(path, self.last)
+        if what == "failed":
+            self.failures[path] = now - began
+        else:
+            self.done[path] = (what, sig, now - (began if what == "ran" else self.last))
         self.last = now
 
     def failed(self, exc: Exception) -> None:
-        self.error, self.error_after = exc, time.perf_counter() - self.last
+        self.error = exc
 
     def report(self, spec: str, store: Store, location: str, started_at: str, seconds: float) -> RunReport:
         assert self.plan is not None
@@ -204,7 +212,7 @@ class _Collector:
                 decision = api.decisions.get(path)
                 entry.signature = getattr(decision, "new_sig", None)
                 entry.error, entry.error_type, entry.traceback = self._error_for(path, culprit)
-                entry.duration_s = round(self.error_after, 6) if path == culprit else None
+                entry.duration_s = round(self.failures[path], 6) if path in self.failures else None
             elif self.error is not None:
                 entry.error = f"not run: {culprit or 'the pipeline'} failed before reaching it"
             else:
@@ -236,20 +244,15 @@ class _Collector:
             return "?"
 
     def _failing_paths(self) -> list[str]:
-        """Paths whose ``keep`` started (a new decision) but never finished: the step that raised, and
-        any step whose function was running it (a keep nested in another step's function). Without an error
-        (the pipeline caught the exception itself), these are the steps that raised all the same."""
-        started = [p for p, d in api.decisions.items() if self.plan_decisions.get(p) is not d and p not in self.done]
-        if self.error is None:
-            return started
-        named = _named_path(self.error, [*self.predicted, *started])
-        return list(dict.fromkeys([*started, *([named] if named else [])]))
+        """Paths whose function raised: the step that failed first, then every step whose function was
+        running it (a keep nested in another step's function). Without an error (the pipeline caught the
+        exception itself), these are the steps that raised all the same."""
+        unfinished = [p for p in reversed(self.started) if p not in self.failures]  # e.g. its value failed to store
+        return [p for p in [*self.failures, *unfinished] if p not in self.done]
 
     def _culprit(self, failing: list[str]) -> str | None:
-        if self.error is None:
-            return None
-        named = _named_path(self.error, failing)
-        return named or (failing[-1] if failing else None)
+        """The step that raised first (the innermost one), when the failure stopped the pipeline."""
+        return failing[0] if self.error is not None and failing else None
 
     def _error_for(self, path: str, culprit: str | None) -> tuple[str, str | None, str | None]:
         """(message, exception type, traceback) of the failure, as seen from ``path``."""
@@ -269,20 +272,6 @@ def _root_cause(exc: BaseException) -> BaseException:
     while isinstance(exc, DataFunctionError) and exc.__cause__ is not None:
         exc = exc.__cause__
     return exc
-
-
-def _named_path(exc: BaseException, candidates: list[str]) -> str | None:
-    """The path the innermost DataFunctionError names (``... while computing /path: ...``), if any."""
-    innermost = None
-    while isinstance(exc, DataFunctionError):
-        innermost = exc
-        if exc.__cause__ is None:
-            break
-        exc = exc.__cause__
-    if innermost is None:
-        return None
-    text = str(innermost)
-    return next((p for p in candidates if f"while computing {p}:" in text), None)
 
 
 def _format(exc: BaseException) -> str:

@@ -73,7 +73,8 @@ def _resolve(report: RunReport, spec: str, fn: Callable, store: Store) -> None:
     loaded: dict[str, str] = {}
 
     def observer(path: str, what: str, sig: str) -> None:
-        loaded[path] = sig
+        if what == "loaded":
+            loaded[path] = sig
 
     use_store(ReadOnlyStore(store))  # type: ignore[arg-type]  # a Store by delegation
     api.observers.append(observer)
