@@ -159,26 +159,12 @@ def show_command(ctx: click.Context, path: str, as_json: bool) -> None:
     found = describe.lineage(meta, stored)
     click.echo("upstream:" if found.upstream else "upstream: (none)")
     for up in found.upstream:
-        click.echo(f"  {up.path}\t{_upstream_note(up, store)}")
+        current = store.get_ref(up.path) if up.how == "load" else None
+        click.echo(f"  {up.path}\t{describe.upstream_note(up, current)}")
     if found.functions:
         click.echo("code:")
         for name in found.functions:
             click.echo(f"  {name}")
-
-
-def _upstream_note(up: describe.Upstream, store) -> str:
-    if up.how == "load":
-        current = store.get_ref(up.path)
-        if up.read_sig is None:
-            state = "was absent when read"
-        elif current == up.read_sig:
-            state = f"read {up.read_sig[:10]}, still current"
-        else:
-            state = f"read {up.read_sig[:10]}, now {current[:10] if current else 'absent'} (changed since)"
-        return f"dds.load in {up.via} ({state})"
-    if up.exact:
-        return f"data function {up.callee} called by {up.via}"
-    return f"{up.via} calls {up.callee}, whose output is kept here"
 
 
 # ----------------------------------------------------------------------------------------- why, graph

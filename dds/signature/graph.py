@@ -26,7 +26,7 @@ from .digest import digest
 from .modules import is_user_module, library_version
 from .normalize import CodeShape, ImportTarget, code_shape
 from .probes import MISSING as _MISSING
-from .probes import Probes, identity_suffices
+from .probes import Probes, identity_suffices, known_plain_token, remember_plain_token
 from .source import class_node, function_node, parse_file
 from .values import ValueHasher, preview
 
@@ -203,7 +203,15 @@ class SignatureBuilder:
         """Record that ``unit`` reads ``name`` = ``value``: [name, token, unit keys it reaches, preview]."""
         self._reading = name
         self._dep_refs = []
-        token = self._token(value) if value is not _MISSING else digest("unresolved", name)
+        if value is _MISSING:
+            token = digest("unresolved", name)
+        elif unit.kind == "call":  # arguments: new objects on every call, not worth remembering
+            token = self._token(value)
+        else:
+            token = known_plain_token(value)
+            if token is None:
+                token = self._token(value)
+                remember_plain_token(value, token)
         unit.deps.append([name, token, self._dep_refs, preview(value) if value is not _MISSING else "<undefined>"])
         if value is not _MISSING and not identity_suffices(value):
             self.probes.mutable(value, token)  # may be mutated in place: re-checked on every re-use

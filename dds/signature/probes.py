@@ -38,6 +38,28 @@ def invalidate_all() -> None:
     """Forget every recorded signature: called by accept_module, reject_module, register_hasher."""
     global _generation
     _generation += 1
+    _plain_tokens.clear()
+
+
+#: id -> (value, exact snapshot, token): a constant read by fifty steps is hashed once, then re-checked
+#: against its snapshot (a list compared element by element costs far less than hashing it again)
+_plain_tokens: dict[int, tuple[Any, list, str]] = {}
+
+
+def known_plain_token(value: Any) -> str | None:
+    """The token of a plain-data container hashed before, if it still holds exactly the same data."""
+    known = _plain_tokens.get(id(value))
+    if known is None or known[0] is not value or exact_snapshot(value) != known[1]:
+        return None
+    return known[2]
+
+
+def remember_plain_token(value: Any, token: str) -> None:
+    """Keep ``token`` for ``value`` if it is a list, tuple or dict of plain data (see exact_snapshot)."""
+    if type(value) in (list, tuple, dict) and len(_plain_tokens) < 2_000:
+        snapshot = exact_snapshot(value)
+        if snapshot is not None:
+            _plain_tokens[id(value)] = (value, snapshot, token)
 
 
 _IMMUTABLE = frozenset({

@@ -124,7 +124,7 @@ class LocalStore(FsStore):
             if meta is None:
                 return
         target = os.path.join(self.blob_dir(sig), meta["file_name"])
-        if os.path.islink(final) and os.path.realpath(final) == os.path.realpath(target):
+        if os.path.islink(final) and _same_file(final, target):
             return
         if os.path.lexists(final) and not os.path.islink(final):
             return  # a copy (no symlinks here): not checked
@@ -231,3 +231,12 @@ def _check_inside(root: str, path: str) -> None:
     real_root, real = os.path.realpath(root), os.path.realpath(probe)
     if os.path.commonpath([real_root, real]) != real_root:
         raise StoreError(f"Refusing to write {path}: it resolves to {real}, outside {root}.")
+
+
+def _same_file(link: str, target: str) -> bool:
+    """Whether ``link`` resolves to ``target``: two stats, not a realpath of each (an lstat per folder)."""
+    try:
+        a, b = os.stat(link), os.stat(target)
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
