@@ -51,6 +51,7 @@ class RunReport:
     error: str | None = None  # the pipeline failed outside every step (its own code, or before any keep)
     error_type: str | None = None
     traceback: str | None = None
+    failed_first: str | None = None  # the path whose function raised first (steps running it failed after)
 
     @property
     def ok(self) -> bool:
@@ -69,7 +70,7 @@ class RunReport:
         return {"schema": SCHEMA, "command": self.command, "pipeline": self.pipeline, "store": self.store,
                 "ok": self.ok, "started_at": self.started_at, "duration_s": round(self.duration_s, 6),
                 "counts": self.counts(), "error": self.error, "error_type": self.error_type,
-                "traceback": self.traceback,
+                "traceback": self.traceback, "failed_first": self.failed_first,
                 "steps": [asdict(s) for s in self.steps]}
 
 

@@ -61,6 +61,8 @@ def test_a_failing_nested_step_fails_itself_and_the_step_running_it(store):
     assert steps["/r/outer"].error.startswith("step /r/inner, kept while computing /r/outer, failed")
     assert steps["/r/after"].outcome == SKIPPED and "/r/inner failed" in steps["/r/after"].error
     assert not report.ok and report.error is None  # attributed to steps, not to the pipeline
+    assert report.failed_first == "/r/inner"
+    assert steps["/r/inner"].duration_s is not None and steps["/r/outer"].duration_s is not None
     assert dds.load("/r/a") == 2  # what finished stays stored
 
     again = outcomes(run_pipeline("tests:nested_pipeline", nested_pipeline, store, "store"))

@@ -50,7 +50,7 @@ def run_command(ctx: click.Context, pipeline: str, store_opt: str | None, dry_ru
     click.echo(_summary(report))
     if not report.ok:
         failed = [s for s in report.steps if s.outcome == FAILED]
-        culprit = next((s for s in failed if s.duration_s is not None), failed[0] if failed else None)
+        culprit = next((s for s in failed if s.path == report.failed_first), failed[0] if failed else None)
         what = f"step {culprit.path} failed: {culprit.error}" if culprit else report.error
         click.echo(f"dds: error: {what}. Steps that finished are stored; fix it and run again.", err=True)
         ctx.exit(1)

@@ -195,6 +195,7 @@ class _Collector:
         out = RunReport("run", spec, location, started_at, seconds)
         failing = self._failing_paths()
         culprit = self._culprit(failing)
+        out.failed_first = failing[0] if failing else None
         paths = list(dict.fromkeys([*self.plan.steps, *self.done, *failing]))
         for path in paths:
             step = self.plan.steps.get(path)
