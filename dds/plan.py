@@ -127,9 +127,8 @@ class _Discovery:
         results: dict[str, str] = {}  # local name -> path of the kept value assigned to it
         site_of_call: dict[int, str] = {}
         reached: list[Any] = []
-        calls = sorted((n for n in ast.walk(node) if isinstance(n, ast.Call)),
-                       key=lambda n: (n.lineno, n.col_offset))
-        for call in calls:
+        syntax = _syntax_of(node)
+        for call in syntax.calls:
             target = _resolve(fn, call.func)
             site = None
             if _is_api(target, "keep") and _literal_path(call) and len(call.args) >= 2:
@@ -146,12 +145,12 @@ class _Discovery:
                 owner.upstream.append(site.path)
             if site.callee is not None:
                 self.scan(site.callee, site)
-        for stmt in ast.walk(node):  # data flow: x = keep(...); keep(..., x)
-            if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call) and id(stmt.value) in site_of_call:
+        for stmt in syntax.call_assignments:  # data flow: x = keep(...); keep(..., x)
+            if id(stmt.value) in site_of_call:
                 for target in stmt.targets:
                     if isinstance(target, ast.Name):
                         results[target.id] = site_of_call[id(stmt.value)]
-        local_names = _local_names(node)
+        local_names = syntax.local_names
         for site in self.sites:
             if site.caller is not fn:
                 continue
@@ -194,6 +193,34 @@ def _static_value(fn: types.FunctionType, expr: ast.AST, bound: dict[str, Any], 
     return _UNKNOWN if value is None or callable(value) else value
 
 
+@dataclass
+class _Syntax:
+    """What planning reads from a function's AST; it never changes for one code object."""
+
+    calls: list[ast.Call]  # every call, in source order
+    call_assignments: list[ast.Assign]  # ``x = f(...)`` statements
+    local_names: set[str]
+
+
+_syntax: dict[int, tuple[ast.AST, _Syntax]] = {}  # id(node) -> (node, its syntax); nodes are cached per code
+
+
+def _syntax_of(node: ast.AST) -> _Syntax:
+    """One walk of ``node`` per process, however many call sites reach the function (a shared helper is
+    scanned once per step that reaches it)."""
+    known = _syntax.get(id(node))
+    if known is not None and known[0] is node:
+        return known[1]
+    nodes = list(ast.walk(node))
+    syntax = _Syntax(
+        calls=sorted((n for n in nodes if isinstance(n, ast.Call)), key=lambda n: (n.lineno, n.col_offset)),
+        call_assignments=[n for n in nodes if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call)],
+        local_names=_local_names(node),
+    )
+    _syntax[id(node)] = (node, syntax)
+    return syntax
+
+
 def _local_names(node: ast.AST) -> set[str]:
     names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
@@ -216,7 +243,6 @@ def make_plan(fn: Callable, args: tuple, kwargs: dict, store: Any) -> Plan:
     bound = _bind_root_arguments(root, args, kwargs)
 
     plan = Plan()
-    local_names: dict[int, set[str]] = {}  # per caller's code object: computed once, not once per site
     # Signatures go through the per-process memo: the run that follows re-checks them instead of rebuilding.
     signature_of = functools.partial(call_signature, load_sig=store.get_ref)
     for site in discovery.sites:
@@ -230,9 +256,7 @@ def make_plan(fn: Callable, args: tuple, kwargs: dict, store: Any) -> Plan:
         else:
             caller_bound = bound if site.caller is root else {}
             code = site.caller.__code__
-            if id(code) not in local_names:
-                local_names[id(code)] = _local_names(function_node(code))
-            locals_ = local_names[id(code)]
+            locals_ = _syntax_of(function_node(code)).local_names
             values = [_static_value(site.caller, e, caller_bound, locals_) for e in site.arg_nodes]
             kw = {k.arg: _static_value(site.caller, k.value, caller_bound, locals_) for k in site.kw_nodes}
             if any(isinstance(e, ast.Starred) for e in site.arg_nodes) or any(k.arg is None for k in site.kw_nodes):
