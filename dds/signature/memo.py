@@ -16,7 +16,7 @@ import os
 from typing import Any, Callable
 
 from .digest import digest
-from .graph import CallSignature, SignatureBuilder, Unit, call_digest
+from .graph import CallSignature, SignatureBuilder, Unit, call_digest, plain_class_attributes
 from .probes import MISSING, Probes, exact_snapshot, generation, identity_suffices, invalidate_all
 from .values import ValueHasher
 
@@ -113,8 +113,6 @@ def _still_valid(entry: _Entry, load_sig: Callable[[str], str | None]) -> bool:
 
 
 def _same_class_attributes(cls: type, attributes: list[tuple[str, Any]]) -> bool:
-    from .graph import plain_class_attributes
-
     now = plain_class_attributes(cls)
     return len(now) == len(attributes) and all(
         n1 == n2 and v1 is v2 for (n1, v1), (n2, v2) in zip(now, attributes))
@@ -159,8 +157,7 @@ class _Rehasher(SignatureBuilder):
     """Hashes values exactly as the builder did, but code objects must be units the memo already holds."""
 
     def __init__(self, units: dict[int, Unit]):  # noqa: D107 - deliberately lighter than the builder's
-        self._known = units
-        self._units = units
+        self._units = units  # read only: a code object outside them means the memo does not apply
         self._current = None
         self._reading = ""
         self._dep_refs: list[str] = []
@@ -179,7 +176,7 @@ class _Rehasher(SignatureBuilder):
         return self._hasher.token(value)
 
     def _ref(self, obj: Any, kind: str, key: str) -> str:
-        unit = self._known.get(id(obj))
+        unit = self._units.get(id(obj))
         if unit is None or unit.obj is not obj:
             raise _Stale()
         self._dep_refs.append(unit.key)
