@@ -19,7 +19,6 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from s3_server import s3_server
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO_ROOT / "examples" / "ci"
@@ -82,14 +81,6 @@ def main():
     sales = dds.keep("/glue/sales", steps.make_sales, 30)
     return dds.keep("/glue/tail", tail_units, sales.tail(WINDOW))
 '''
-
-
-@pytest.fixture(scope="module")
-def s3():
-    pytest.importorskip("s3fs", reason="the CI tests need s3fs (pip install 'dds[dev]')")
-    pytest.importorskip("moto.server", reason="the CI tests need moto[server] (pip install 'dds[dev]')")
-    with s3_server() as server:
-        yield server
 
 
 class Checkout:

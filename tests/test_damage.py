@@ -22,6 +22,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from _store_files import store_files
 from _tracking import CALLS, record
 from pandas.testing import assert_frame_equal
 from reliability_report import record_figures
@@ -149,13 +150,13 @@ def test_load_of_damaged_data_raises_naming_path_and_fix(store, kind, damage):
 @pytest.mark.parametrize("kind,damage", params({**BLOB_DAMAGE, **META_DAMAGE, **REF_DAMAGE}))
 def test_keep_refuses_damaged_data_without_running(store, kind, damage):
     damage(store)
-    before = snapshot(store)
+    before = store_files(store)
     with pytest.raises(DamagedDataError) as info:
         value = dds.keep(PATH, compute, 7)
         pytest.fail(f"keep returned {value!r:.80} from a damaged store")
     note(kind, "keep", "DamagedDataError")
     assert CALLS == []  # the function did not run: the user decides (fix the store, or on_damage=recompute)
-    assert snapshot(store) == before  # and nothing was changed
+    assert store_files(store) == before  # and nothing was changed
     assert_names_path_and_fix(info.value)
 
 
@@ -273,20 +274,6 @@ def _equal(a, b) -> bool:
     if isinstance(b, np.ndarray):
         return isinstance(a, np.ndarray) and a.shape == b.shape and bool((a == b).all())
     return a == b
-
-
-def snapshot(store) -> dict:
-    """Every file of the store with its bytes (links: their target)."""
-    found = {}
-    for folder, _dirs, files in os.walk(store.root):
-        for name in files:
-            full = os.path.join(folder, name)
-            if os.path.islink(full):
-                found[full] = "-> " + os.readlink(full)
-            else:
-                with open(full, "rb") as f:
-                    found[full] = f.read()
-    return found
 
 
 def test_zz_record_figures():

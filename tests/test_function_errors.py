@@ -22,6 +22,7 @@ import threading
 import time
 
 import pytest
+from _store_files import store_files
 from _tracking import CALLS, record
 from pipeline_project import Project
 from reliability_report import record_figures
@@ -50,22 +51,6 @@ def store(tmp_path):
     dds.api._store = previous
 
 
-def files(store) -> dict[str, bytes | str]:
-    """Every file of the store and its content (links: their target); lock files aside."""
-    found = {}
-    for folder, _dirs, names in os.walk(store.root):
-        for name in names:
-            full = os.path.join(folder, name)
-            if os.path.relpath(full, store.root).startswith("locks" + os.sep):
-                continue
-            if os.path.islink(full):
-                found[full] = "-> " + os.readlink(full)
-            else:
-                with open(full, "rb") as f:
-                    found[full] = f.read()
-    return found
-
-
 def step(version, failure=None):
     record(f"step {version} {failure}")
     if failure == "ValueError":
@@ -84,13 +69,13 @@ def step(version, failure=None):
 def test_a_failing_keep_stores_nothing_and_keeps_the_previous_value(store, failure, raised):
     assert dds.keep("/p", step, 1)["version"] == 1
     view = store.data_path("/p")
-    before = files(store)
+    before = store_files(store, skip_locks=True)
     with pytest.raises(raised) as info:
         dds.keep("/p", step, 2, failure)
     if raised is DataFunctionError:
         assert "/p" in str(info.value) and "Nothing was stored" in str(info.value)
         assert isinstance(info.value.__cause__, ValueError)
-    assert files(store) == before  # not one byte changed, no temporary left
+    assert store_files(store, skip_locks=True) == before  # not one byte changed, no temporary left
     assert dds.load("/p")["version"] == 1
     with open(view, "rb") as f:
         assert pickle.load(f)["version"] == 1
@@ -134,7 +119,7 @@ def test_sigint_while_the_function_runs_stores_nothing(tmp_path):
     assert traced(project) == ["started 1", "finished 1"]
     project.ran_file.unlink()
     store = dds.store.LocalStore(internal_dir=project.store)
-    before = files(store)
+    before = store_files(store, skip_locks=True)
     proc = subprocess.Popen([sys.executable, "-c", KEEP, "2", "60"], cwd=project.root, env=project.env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
@@ -145,7 +130,7 @@ def test_sigint_while_the_function_runs_stores_nothing(tmp_path):
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode != 0 and "KeyboardInterrupt" in err, err[-2000:]
     assert traced(project) == ["started 2"]
-    assert files(store) == before
+    assert store_files(store, skip_locks=True) == before
     previous = dds.api._store
     try:
         dds.set_store("local", internal_dir=str(project.store))

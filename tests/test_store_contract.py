@@ -25,7 +25,6 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from pandas.testing import assert_frame_equal
-from s3_server import s3_server
 
 from dds.codecs import Codec, register_codec, unregister_codec
 from dds.errors import DamagedDataError, NotFoundError, PathError, StoreError
@@ -33,14 +32,6 @@ from dds.store import DbfsStore, FsspecStore, create_store
 
 SIG1, SIG2, SIG3 = "a1" * 16, "b2" * 16, "c3" * 16
 KINDS = ["local", "memory", "fsspec-memory", "fsspec-file", "fsspec-s3", "dbfs"]
-
-
-@pytest.fixture(scope="module")
-def s3():
-    pytest.importorskip("s3fs", reason="the S3 cases need s3fs (pip install 'dds[dev]')")
-    pytest.importorskip("moto.server", reason="the S3 cases need moto[server] (pip install 'dds[dev]')")
-    with s3_server() as server:
-        yield server
 
 
 @dataclass
