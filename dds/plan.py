@@ -215,14 +215,15 @@ def _syntax_of(node: ast.AST) -> _Syntax:
     syntax = _Syntax(
         calls=sorted((n for n in nodes if isinstance(n, ast.Call)), key=lambda n: (n.lineno, n.col_offset)),
         call_assignments=[n for n in nodes if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call)],
-        local_names=_local_names(node),
+        local_names=_local_names(node, nodes),
     )
     _syntax[id(node)] = (node, syntax)
     return syntax
 
 
-def _local_names(node: ast.AST) -> set[str]:
-    names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+def _local_names(node: ast.AST, nodes: list[ast.AST]) -> set[str]:
+    """Names the function binds (``nodes``: every node of ``node``, already walked)."""
+    names = {n.id for n in nodes if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
         a = node.args
         names |= {x.arg for x in a.posonlyargs + a.args + a.kwonlyargs + [v for v in (a.vararg, a.kwarg) if v]}
