@@ -120,6 +120,10 @@ class _Discovery:
             if key in self._scanned:
                 continue
             self._scanned.add(key)
+            shape = function_shape(current.__code__)  # the one the signature uses (cached per code object)
+            if shape is not None and not _may_call_dds(current, shape):
+                stack.extend(_functions_read(current, shape))  # no call site here: no need for its AST
+                continue
             node = function_node(current.__code__)
             stack.extend(self._scan_function(current, node, owner))
 
@@ -165,12 +169,35 @@ class _Discovery:
                             site.upstream.append(site_of_call[id(sub)])
                         else:
                             site.traceable = False
-        shape = function_shape(fn.__code__)  # the one the signature uses (cached per code object)
-        for name, chain in (shape.free if shape is not None else ()):
-            obj = resolve_chain(fn, name, chain)
-            if isinstance(obj, types.FunctionType):
-                reached.append(obj)
-        return reached
+        shape = function_shape(fn.__code__)
+        return reached + (_functions_read(fn, shape) if shape is not None else [])
+
+
+def _functions_read(fn: types.FunctionType, shape: Any) -> list[types.FunctionType]:
+    """The functions ``fn`` reads by name: planning follows them to find keeps nested deeper."""
+    found = []
+    for name, chain in shape.free:
+        obj = resolve_chain(fn, name, chain)
+        if isinstance(obj, types.FunctionType):
+            found.append(obj)
+    return found
+
+
+def _may_call_dds(fn: types.FunctionType, shape: Any) -> bool:
+    """Whether ``fn`` reads ``keep``, ``load`` or a data function under any outside name (or attribute of
+    one): only then can it hold a call site. Every object along each name's attribute chain is looked at,
+    so ``dds.keep``, ``keep`` and ``pkg.steps.step_a`` are all seen; a function reading none of them is
+    planned from its shape alone, without locating and walking its AST."""
+    for name, chain in shape.free:
+        obj = resolve_chain(fn, name)
+        for attr in (None, *chain):
+            if attr is not None:
+                obj = getattr(obj, attr, None) if obj is not None else None
+            if obj is None:
+                break
+            if _is_api(obj, "keep") or _is_api(obj, "load") or hasattr(obj, "__dds_keep_path__"):
+                return True
+    return False
 
 
 _UNKNOWN = object()

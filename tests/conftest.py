@@ -1,9 +1,16 @@
 """Shared pytest configuration for the dds test suite."""
 
+import os
+import tempfile
+
 import pytest
 
 
 def pytest_configure(config):
+    # One on-disk code cache for the whole session, inherited by every fresh process the tests start: each
+    # edit-and-rerun case then runs against shapes its earlier processes stored (the cache's real use), and
+    # nothing is written to the user's own ~/.cache.
+    os.environ.setdefault("DDS_CODE_CACHE", tempfile.mkdtemp(prefix="dds-test-code-cache-"))
     config.addinivalue_line(
         "markers",
         "rerun: end-to-end edit-and-rerun cases (fresh processes, real source edits); "

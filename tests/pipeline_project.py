@@ -51,7 +51,8 @@ class Project:
         self.write(name, text.replace(old, new))
 
     def env(self) -> dict:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DDS_", "PYTHON"))}
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("DDS_", "PYTHON")) or k == "DDS_CODE_CACHE"}  # see conftest.py
         env.update(PYTHONPATH=os.pathsep.join([str(self.src), str(REPO_ROOT)]), DDS_DIR=str(self.store),
                    RAN_FILE=str(self.ran_file), PYTHONDONTWRITEBYTECODE="1")
         return env

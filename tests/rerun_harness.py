@@ -259,7 +259,7 @@ class RerunHarness:
         env = {
             k: v
             for k, v in os.environ.items()
-            if not k.startswith(("DDS_", "PYTHON", "COV_CORE"))
+            if not k.startswith(("DDS_", "PYTHON", "COV_CORE")) or k == "DDS_CODE_CACHE"  # see conftest.py
         }
         env.update(
             PYTHONPATH=os.pathsep.join([str(self.src), str(REPO_ROOT)]),

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import SignatureError, SourceUnavailableError, UnhashableValueError
+from . import shape_cache
 from .digest import digest
 from .modules import is_user_module, library_version
 from .normalize import CodeShape, ImportTarget, code_shape
@@ -76,7 +77,11 @@ def function_shape(code: types.CodeType) -> CodeShape | None:
     if cached is not None and cached[0] is code:
         return cached[1]
     try:
-        shape: CodeShape | None = code_shape(function_node(code), keep_decorators=False)
+        shape: CodeShape | None = shape_cache.lookup(code)
+        if shape is None:
+            node = function_node(code)
+            shape = code_shape(node, keep_decorators=False)
+            shape_cache.remember(code, node.end_lineno, shape)
     except SourceUnavailableError:
         if not code.co_filename.startswith("<") or _has_linecache(code.co_filename):
             raise

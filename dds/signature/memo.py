@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
+from . import shape_cache
 from .digest import digest
 from .graph import CallSignature, SignatureBuilder, Unit, call_digest, plain_class_attributes
 from .probes import MISSING, Probes, exact_snapshot, generation, identity_suffices, invalidate_all
@@ -55,6 +56,7 @@ def call_signature(path: str, fn: Callable, args: tuple, kwargs: dict,
             pass
     builder = SignatureBuilder(load_sig=load_sig)
     signature = builder.call_signature(path, fn, args, kwargs)
+    shape_cache.flush()
     if builder.probes.reusable:
         _entries[path] = _Entry(fn, builder)
     else:

@@ -23,6 +23,8 @@ import tokenize
 import types
 from dataclasses import dataclass, field
 
+import xxhash
+
 from ..errors import SourceUnavailableError
 
 _DEF_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
@@ -157,11 +159,12 @@ def _stale_bytecode(filename: str, st: os.stat_result) -> bool:
             and recorded_size == (st.st_size & 0xFFFFFFFF))
 
 
-_lines: dict[str, tuple[object, list[str]]] = {}
+_lines: dict[str, tuple[object, list[str], str]] = {}  # filename -> ((size, mtime), lines, content digest)
 
 
-def _file_lines(filename: str) -> list[str] | None:
-    """The lines of a real source file that no check needs to compile whole, memoised; else None."""
+def _trusted_file(filename: str) -> tuple[object, list[str], str] | None:
+    """A real source file whose code is the code running (no check needs to compile it whole), memoised:
+    ``(stat key, its lines, digest of its text)``; else None."""
     try:
         st = os.stat(filename)
     except OSError:
@@ -169,24 +172,32 @@ def _file_lines(filename: str) -> list[str] | None:
     key = (st.st_size, st.st_mtime_ns)
     cached = _lines.get(filename)
     if cached is not None and cached[0] == key:
-        return cached[1]
+        return cached
     if _may_not_be_running(filename, st):
         return None  # the full path compares the file with the running code
     try:
         with tokenize.open(filename) as f:
-            lines = f.readlines()
+            text = f.read()
     except (OSError, SyntaxError):
         return None
-    _lines[filename] = (key, lines)
-    return lines
+    entry = _lines[filename] = (key, text.splitlines(keepends=True), xxhash.xxh3_128_hexdigest(text.encode()))
+    return entry
+
+
+def running_source_digest(filename: str) -> str | None:
+    """Digest of ``filename``'s text when the code running was compiled from exactly that text (the file
+    has not changed since this process started and Python ran no outdated byte code for it); else None."""
+    trusted = _trusted_file(filename)
+    return None if trusted is None else trusted[2]
 
 
 def _block_node(code: types.CodeType) -> ast.AST | None:
     """Parse only the block that defines ``code`` (what ``inspect.getsource`` reads), so the cost follows
     the code reached and not the size of its module; None when that block does not parse on its own."""
-    lines = _file_lines(code.co_filename)
-    if lines is None:
+    trusted = _trusted_file(code.co_filename)
+    if trusted is None:
         return None
+    _, lines, text_digest = trusted
     start = code.co_firstlineno - 1
     try:
         text = "".join(inspect.getblock(lines[start:]))
@@ -197,16 +208,22 @@ def _block_node(code: types.CodeType) -> ast.AST | None:
     ast.increment_lineno(tree, start - 1 if indented else start)
     candidates = [n for n in ast.walk(tree) if isinstance(n, _DEF_NODES)
                   and _first_line(n) == code.co_firstlineno and _name(n) == code.co_name]
-    if len(candidates) > 1:
+    alone = len(candidates) == 1
+    if not alone:
         candidates = _by_column(code, candidates)
     if len(candidates) != 1:
         return None
     node = candidates[0]
     last = max((line for _, _, line in code.co_lines() if line is not None), default=code.co_firstlineno)
-    return node if last <= node.end_lineno else None  # a block cut short must never be hashed
+    if last > node.end_lineno:
+        return None  # a block cut short must never be hashed
+    if alone:
+        _by_line_alone[id(code)] = text_digest
+    return node
 
 
 _nodes: dict[int, tuple[types.CodeType, ast.AST]] = {}  # id(code) -> (code, its node): code never changes
+_by_line_alone: dict[int, str] = {}  # id(code) (kept alive in _nodes) -> digest of the text its node is from
 
 
 def function_node(code: types.CodeType) -> ast.AST:
@@ -215,9 +232,19 @@ def function_node(code: types.CodeType) -> ast.AST:
     known = _nodes.get(id(code))
     if known is not None and known[0] is code:
         return known[1]
+    _by_line_alone.pop(id(code), None)
     node = _find_function_node(code)
     _nodes[id(code)] = (code, node)
     return node
+
+
+def node_text_digest(code: types.CodeType) -> str | None:
+    """The digest of the file text ``function_node(code)`` was read from, when that text alone determines the
+    node: the file held the running code (see ``running_source_digest``) and no other def/lambda named
+    ``code.co_name`` starts on the same line. Facts derived from the node may then be kept under
+    (digest, line, name). None otherwise."""
+    known = _nodes.get(id(code))
+    return _by_line_alone.get(id(code)) if known is not None and known[0] is code else None
 
 
 def _find_function_node(code: types.CodeType) -> ast.AST:

@@ -1,0 +1,201 @@
+"""Function shapes kept on disk between processes, found by the text of the file they were read from.
+
+Why: a fresh process re-running a fully cached pipeline would otherwise locate, parse and normalise every
+function it reaches (about half a millisecond each) before it could load anything.
+
+Why it cannot go stale: an entry is filed under a digest of the source file's whole text, the function's
+first line and name, the Python version, and a digest of the dds code that computes shapes. An edited file
+has another digest, so it never meets the entries of its former text. Only files whose text is known to be
+the code running are looked up or stored (``source.running_source_digest``: not changed since the process
+started, no outdated byte code), and only functions that no other def on the same line could be confused
+with (``source.node_text_digest``). An entry that cannot be read or has an unexpected form is a miss.
+
+Where: ``$DDS_CODE_CACHE`` (a directory; ``off`` disables the cache), else ``$XDG_CACHE_HOME/dds/code``,
+else ``~/.cache/dds/code``. Deleting it is always safe; a directory that cannot be written disables it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import tempfile
+import types
+
+import xxhash
+
+from .normalize import CodeShape, ImportTarget
+from .source import node_text_digest, running_source_digest
+
+log = logging.getLogger("dds")
+
+_FORMAT = 1
+_MAX_FILES = 4000  # past this many entry files, the least recently written half is removed
+
+_directory: str | None | bool = False  # False: not decided yet; None: disabled
+_files: dict[str, dict] = {}  # text digest -> its entries, as read from (or to be written to) disk
+_dirty: set[str] = set()
+_pruned = False  # the directory is pruned at most once per process
+
+
+def lookup(code: types.CodeType) -> CodeShape | None:
+    """The stored shape of ``code``'s function, or None."""
+    text_digest = running_source_digest(code.co_filename)
+    if text_digest is None or _cache_directory() is None:
+        return None
+    entry = _entries(text_digest).get(_key(code))
+    if entry is None:
+        return None
+    try:
+        end, shape = entry[0], _decode(entry[1])
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError):
+        return None
+    last = max((line for _, _, line in code.co_lines() if line is not None), default=code.co_firstlineno)
+    return shape if isinstance(end, int) and last <= end else None
+
+
+def remember(code: types.CodeType, end_line: int, shape: CodeShape) -> None:
+    """Keep ``shape`` for later processes, when the function's node is determined by its file's text."""
+    text_digest = node_text_digest(code)
+    if text_digest is None or _cache_directory() is None:
+        return
+    _entries(text_digest)[_key(code)] = [end_line, _encode(shape)]
+    _dirty.add(text_digest)
+
+
+def flush() -> None:
+    """Write the entries remembered since the last flush (atomically: a reader sees old or new, not half)."""
+    directory = _cache_directory() if _dirty else None
+    if directory is None:
+        _dirty.clear()
+        return
+    for text_digest in sorted(_dirty):
+        try:
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(_files[text_digest], f, separators=(",", ":"))
+            os.replace(tmp, os.path.join(directory, text_digest + ".json"))
+        except OSError as exc:
+            log.debug("dds: code cache not written (%s)", exc)
+    _dirty.clear()
+    global _pruned
+    if not _pruned:
+        _pruned = True
+        _prune(directory)
+
+
+def reset(directory: str | None | bool = False) -> None:
+    """Forget what this process read (tests); ``directory`` overrides where the cache lives."""
+    global _directory
+    _directory = directory
+    _files.clear()
+    _dirty.clear()
+
+
+def _key(code: types.CodeType) -> str:
+    return f"{code.co_firstlineno}:{code.co_name}"
+
+
+def _entries(text_digest: str) -> dict:
+    entries = _files.get(text_digest)
+    if entries is None:
+        entries = {}
+        try:
+            with open(os.path.join(_directory, text_digest + ".json"), encoding="utf-8") as f:
+                read = json.load(f)
+            if isinstance(read, dict):
+                entries = read
+        except (OSError, ValueError):
+            pass
+        _files[text_digest] = entries
+    return entries
+
+
+def _cache_directory() -> str | None:
+    global _directory
+    if _directory is False:
+        _directory = _open_directory()
+    return _directory
+
+
+def _open_directory() -> str | None:
+    configured = os.environ.get("DDS_CODE_CACHE", "")
+    if configured.lower() == "off":
+        return None
+    base = configured or os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
+                                      "dds", "code")
+    version = _code_version()
+    if version is None:
+        return None
+    directory = os.path.join(base, version)
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as exc:
+        log.debug("dds: code cache disabled (%s)", exc)
+        return None
+    return directory if os.access(directory, os.W_OK) else None
+
+
+def _code_version() -> str | None:
+    """Names what shapes depend on besides the file: this format, Python's AST, and the dds code that
+    locates and normalises functions (any edit to it, released or not, starts a new directory)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    h = xxhash.xxh3_64(f"{_FORMAT}:{sys.implementation.cache_tag}".encode())
+    for name in ("source.py", "normalize.py", "shape_cache.py"):
+        try:
+            with open(os.path.join(here, name), "rb") as f:
+                h.update(f.read())
+        except OSError:
+            return None  # dds installed without its sources: no way to tell versions apart
+    return f"{sys.implementation.cache_tag}-{h.hexdigest()}"
+
+
+def _encode(shape: CodeShape) -> list:
+    return [shape.ast_digest, [[n, list(c)] for n, c in shape.free],
+            {k: [t.module, t.attr, t.level] for k, t in shape.imports.items()},
+            [[n, list(c)] for n, c in shape.import_uses],
+            [[n, list(c), p] for n, c, p in shape.literal_calls]]
+
+
+def _decode(data: list) -> CodeShape:
+    ast_digest, free, imports, import_uses, literal_calls = data
+    shape = CodeShape(
+        ast_digest=_str(ast_digest),
+        free=[(_str(n), _strs(c)) for n, c in free],
+        imports={_str(k): ImportTarget(_str(m), None if a is None else _str(a), _int(lv))
+                 for k, (m, a, lv) in imports.items()},
+        import_uses=[(_str(n), _strs(c)) for n, c in import_uses],
+        literal_calls=[(_str(n), _strs(c), _str(p)) for n, c, p in literal_calls],
+    )
+    return shape
+
+
+def _str(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError("not a string")
+    return value
+
+
+def _int(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError("not an int")
+    return value
+
+
+def _strs(values: list) -> tuple[str, ...]:
+    if not isinstance(values, list):
+        raise TypeError("not a list")
+    return tuple(_str(v) for v in values)
+
+
+def _prune(directory: str) -> None:
+    try:
+        names = [n for n in os.listdir(directory) if n.endswith(".json")]
+        if len(names) <= _MAX_FILES:
+            return
+        paths = sorted((os.path.join(directory, n) for n in names), key=os.path.getmtime)
+        for path in paths[: len(paths) // 2]:
+            os.remove(path)
+    except OSError:
+        pass

@@ -1,0 +1,214 @@
+"""The on-disk code cache (dds/signature/shape_cache.py): a fresh process reads function shapes stored by an
+earlier one instead of parsing, and never a shape of code other than what it runs.
+
+Every case runs real files in fresh processes (``Project``) with the cache in ``tmp_path/cache``. What a
+process had to locate and parse itself is observable: ``source._nodes`` holds every function it found the
+AST of, so an empty list means every shape came from the cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from pipeline_project import Project
+
+STEPS = {
+    "proj/helpers.py": '''
+        FACTOR = 3
+
+
+        def scale(x):
+            return x * FACTOR
+
+
+        def offset(x):
+            return x + 1
+    ''',
+    "proj/steps.py": '''
+        import dds
+        from proj._trace import trace
+        from proj.helpers import offset, scale
+
+
+        def first(n):
+            trace("first")
+            return scale(n)
+
+
+        def second(v):
+            trace("second")
+            return offset(v)
+
+
+        def pipeline():
+            a = dds.keep("/first", first, 2)
+            return dds.keep("/second", second, a)
+    ''',
+}
+
+ALL = ["first", "offset", "scale", "second", "trace"]  # every function the two steps reach
+RUN = '''
+    import json, dds
+    from dds.signature import source
+    from proj.steps import pipeline
+    value = pipeline()
+    store = dds.get_store()
+    print(json.dumps({"value": value, "sigs": {p: store.get_ref(p) for p in ("/first", "/second")},
+                      "located": sorted(code.co_name for code, _ in source._nodes.values())}))
+'''
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    directory = tmp_path / "cache"
+    monkeypatch.setenv("DDS_CODE_CACHE", str(directory))
+    return directory
+
+
+def run(project: Project) -> dict:
+    out = json.loads(project.python(RUN).stdout.strip().splitlines()[-1])
+    out["ran"] = project.ran()
+    return out
+
+
+def entry_files(cache) -> list:
+    return sorted(cache.rglob("*.json"))
+
+
+def test_a_second_process_reads_every_shape_from_the_cache(tmp_path, cache):
+    project = Project(tmp_path, STEPS)
+    first = run(project)
+    assert first["ran"] == ["first", "second"] and first["value"] == 7
+    assert first["located"] == ALL
+    assert len(entry_files(cache)) == 3  # helpers.py, steps.py and _trace.py, one file each
+
+    second = run(project)
+    assert second["ran"] == [] and second["value"] == 7
+    assert second["located"] == []  # nothing parsed: every shape came from disk
+    assert second["sigs"] == first["sigs"]
+
+
+def test_signatures_with_the_cache_equal_signatures_without_it(tmp_path, cache, monkeypatch):
+    project = Project(tmp_path, STEPS)
+    run(project)
+    warm = run(project)
+    monkeypatch.setenv("DDS_CODE_CACHE", "off")
+    cold = run(project)
+    assert cold["located"] == ALL
+    assert cold["ran"] == [] and cold["sigs"] == warm["sigs"]
+
+
+def test_an_edit_is_seen_although_the_old_shape_is_cached(tmp_path, cache):
+    project = Project(tmp_path, STEPS)
+    before = run(project)
+    project.edit("proj/helpers.py", "return x + 1", "return x + 2")
+    after = run(project)
+    assert after["ran"] == ["second"] and after["value"] == 8
+    assert after["sigs"]["/first"] == before["sigs"]["/first"]
+    assert after["sigs"]["/second"] != before["sigs"]["/second"]
+    assert after["located"] == ["offset", "scale"]  # the edited file's functions only; steps.py from cache
+
+    project.edit("proj/helpers.py", "return x + 2", "return x + 1")  # back to the first text: cached again
+    reverted = run(project)
+    assert reverted["ran"] == [] and reverted["located"] == [] and reverted["sigs"] == before["sigs"]
+
+
+def test_an_edit_of_the_same_size_with_the_old_mtime_is_seen(tmp_path, cache):
+    """The cache is found by the file's text, not by its size and mtime: a same-size edit whose mtime is put
+    back (as ``cp -p`` or an archive restore can do) still gets the new code's shape."""
+    project = Project(tmp_path, STEPS)
+    before = run(project)
+    path = project.src / "proj/helpers.py"
+    stat = path.stat()
+    project.edit("proj/helpers.py", "return x + 1", "return x + 5")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert path.stat().st_size == stat.st_size
+    after = run(project)
+    assert after["ran"] == ["second"] and after["value"] == 11
+    assert after["sigs"]["/second"] != before["sigs"]["/second"]
+
+
+@pytest.mark.parametrize("damage", [
+    b"", b"{not json", b"[]", json.dumps({"1:x": "y"}).encode(),
+    json.dumps({str(i): [None, [1, 2, 3, 4, 5]] for i in range(30)}).encode(),
+])
+def test_damaged_cache_files_are_misses_never_errors(tmp_path, cache, damage):
+    project = Project(tmp_path, STEPS)
+    first = run(project)
+    for path in entry_files(cache):
+        path.write_bytes(damage)
+    again = run(project)
+    assert again["ran"] == [] and again["sigs"] == first["sigs"] and again["value"] == 7
+    assert again["located"] == ALL
+
+
+def test_entries_with_wrong_types_are_misses(tmp_path, cache):
+    project = Project(tmp_path, STEPS)
+    first = run(project)
+    for path in entry_files(cache):
+        entries = json.loads(path.read_text())
+        for key in entries:
+            entries[key][1][0] = 12345  # an ast digest that is not a string
+        path.write_text(json.dumps(entries))
+    again = run(project)
+    assert again["ran"] == [] and again["sigs"] == first["sigs"]
+    assert again["located"] == ALL
+
+
+def test_off_writes_nothing(tmp_path, cache, monkeypatch):
+    monkeypatch.setenv("DDS_CODE_CACHE", "off")
+    project = Project(tmp_path, STEPS)
+    run(project)
+    assert run(project)["located"] == ALL
+    assert not cache.exists()
+
+
+def test_a_cache_location_that_cannot_be_created_disables_it_quietly(tmp_path, cache, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("DDS_CODE_CACHE", str(blocker / "cache"))
+    project = Project(tmp_path, STEPS)
+    assert run(project)["value"] == 7
+    second = run(project)
+    assert second["ran"] == [] and second["located"] == ALL
+
+
+def test_a_file_saved_after_the_process_started_is_neither_read_nor_stored(tmp_path, cache):
+    """A file newer than the process may not be the code running: its shapes go through the full check and
+    are not cached (the other file's are)."""
+    project = Project(tmp_path, STEPS)
+    future = time.time() + 3600
+    os.utime(project.src / "proj/helpers.py", (future, future))
+    run(project)
+    second = run(project)
+    assert second["ran"] == []
+    assert second["located"] == ["offset", "scale"]
+    assert len(entry_files(cache)) == 2  # steps.py and _trace.py
+
+
+LAMBDAS = {
+    "proj/steps.py": '''
+        import dds
+
+        double, triple = (lambda x: x * 2), (lambda x: x * 3)
+
+
+        def pipeline():
+            return [dds.keep("/first", double, 5), dds.keep("/second", triple, 5)]
+    ''',
+}
+
+
+def test_two_lambdas_on_one_line_are_never_cached_under_one_key(tmp_path, cache):
+    project = Project(tmp_path, LAMBDAS)
+    first = run(project)
+    second = run(project)
+    assert first["value"] == second["value"] == [10, 15]
+    assert second["sigs"] == first["sigs"] and first["sigs"]["/first"] != first["sigs"]["/second"]
+    assert second["located"] == ["<lambda>", "<lambda>"]  # located again each time, by column
+    for path in entry_files(cache):
+        assert not any(key.endswith(":<lambda>") for key in json.loads(path.read_text()))
