@@ -31,6 +31,7 @@ DEFAULT = ["pipeline-unused", "warm-deps"]
 def run(tmp: str, args: list[str], env_extra: dict | None = None) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DDS_DIR", "DDS_STORE", "BENCH_PROFILE")}
     env["PYTHONPATH"] = os.path.join(tmp, "src") + os.pathsep + REPO
+    env["DDS_CODE_CACHE"] = os.path.join(tmp, "code-cache")  # as in run.py: this run's own code cache
     env.update(env_extra or {})
     proc = subprocess.run([sys.executable, WORKER, *args], cwd=tmp, env=env, capture_output=True, text=True,
                           check=False)
@@ -52,7 +53,7 @@ def profile_case(tmp: str, case: str, out: str, tool: str) -> None:
         run(tmp, ["warm", "dds", store, "15"], {**prof, "BENCH_PROFILE_CASE": case.split("-", 1)[1]})
     elif case.startswith("sig-"):
         _, shape, n = case.split("-")
-        run(tmp, ["sig", "dds", shape, n], prof)
+        run(tmp, ["sig", "dds", shape, n], {**prof, "DDS_CODE_CACHE": "off"})  # as in run.py: cold analysis
     elif case == "frame-write":
         run(tmp, ["frame-write", "dds", store, os.environ.get("DDS_BENCH_MB", "50"), "1"], prof)
     elif case == "frame-load":
