@@ -142,65 +142,72 @@ class Suite:
 
     def bench_pipeline(self) -> None:
         print("\n# fresh process re-running a fully cached 50-step pipeline: dds overhead = process − import-only "
-              "process (median of paired runs)")
-        reps = self.reps(11, 7)
-        overhead: dict[tuple[str, str, str], float] = {}
+              "process (median of paired runs; the packages with and without unused functions interleaved)")
+        reps = self.reps(15, 7)
+        packages = (("pipe", ""), ("pipeu", " + 1,000 unused fns"))
         for mode in ("keep", "eval"):
-            for pkg, label in (("pipe", ""), ("pipeu", " + 1,000 unused fns")):
-                bench = f"50-step no-op rerun, {mode}{label}"
-                for lib in self.libs():
-                    if mode == "eval" and lib == "checkpointer":
-                        continue  # no pipeline evaluation in checkpointer
-                    store = os.path.join(self.tmp, "stores", f"pipe-{lib}-{pkg}-{mode}")
-                    extra = {"BENCH_CK_DIR": store}
-                    args = ("pipeline", lib, store, pkg, mode)
-                    err = ""
+            for lib in self.libs():
+                if mode == "eval" and lib == "checkpointer":
+                    continue  # no pipeline evaluation in checkpointer
+                args = {pkg: ("pipeline", lib, os.path.join(self.tmp, "stores", f"pipe-{lib}-{pkg}-{mode}"), pkg, mode)
+                        for pkg, _ in packages}
+                extra = {pkg: {"BENCH_CK_DIR": a[2]} for pkg, a in args.items()}
+                err = ""
+                for pkg, _ in packages:
                     for _ in range(2):  # first run computes; second one writes byte code and must load only
-                        data, _, err = self.work(lib, *args, "run", extra_env=extra)
+                        data, _, err = self.work(lib, *args[pkg], "run", extra_env=extra[pkg])
                         if data is None:
                             break
                         if not self._check_pipe(data["result"]):
                             err = f"wrong value {data['result'][:40]}"
                             break
                     if err:
-                        self.add(Row(bench, lib, "error", result=err))
-                        continue
-                    base, full, diffs, inside = [], [], [], []
-                    for _ in range(reps):
-                        _, t_base, err = self.work(lib, *args, "import", extra_env=extra)
-                        data, t_full, err2 = self.work(lib, *args, "run", extra_env=extra)
-                        if err or err2:
+                        break
+                if err:
+                    for _, label in packages:
+                        self.add(Row(f"50-step no-op rerun, {mode}{label}", lib, "error", result=err))
+                    continue
+                samples = {pkg: {"base": [], "full": [], "call": []} for pkg, _ in packages}
+                for i in range(reps):
+                    # interleaved, in alternating order: a drift in the machine's load hits both packages alike
+                    for pkg, _ in (packages if i % 2 == 0 else packages[::-1]):
+                        _, t_base, err = self.work(lib, *args[pkg], "import", extra_env=extra[pkg])
+                        data, t_full, err2 = self.work(lib, *args[pkg], "run", extra_env=extra[pkg])
+                        err = err or err2
+                        if err:
                             break
-                        base.append(t_base)
-                        full.append(t_full)
-                        diffs.append(t_full - t_base)
-                        inside.append(data["run_s"])
-                    if err or err2:
-                        self.add(Row(bench, lib, "error", result=err or err2))
-                        continue
-                    over = statistics.median(diffs)
-                    b = statistics.median(base)
+                        samples[pkg]["base"].append(t_base)
+                        samples[pkg]["full"].append(t_full)
+                        samples[pkg]["call"].append(data["run_s"])
+                    if err:
+                        break
+                if err:
+                    for _, label in packages:
+                        self.add(Row(f"50-step no-op rerun, {mode}{label}", lib, "error", result=err))
+                    continue
+                overhead = {}
+                for pkg, label in packages:
+                    got = samples[pkg]
+                    over = overhead[pkg] = statistics.median(f - b for f, b in zip(got["full"], got["base"]))
+                    b = statistics.median(got["base"])
                     if mode == "keep" and pkg == "pipe":
                         bare = self.bare_python(lib, reps)
                         self.add(Row("  import-only process (lib + package)", lib, f"{b:.3f} s",
                                      f"bare interpreter {bare:.3f} s", f"+{b - bare:.3f} s", "", _verdict(lib, None)))
-                    overhead[(lib, mode, pkg)] = over
                     target, ok = "", None
                     if lib == "dds" and pkg == "pipe":
                         limit = 0.03 if mode == "keep" else 0.05
                         target, ok = f"≤ {limit:g} s", over <= limit
                     # the in-process time of the call alone is a cross-check when process times are noisy
-                    self.add(Row(bench, lib, f"{over:.3f} s",
-                                 f"import-only process {b:.3f} s (call alone {statistics.median(inside):.3f} s)",
-                                 f"{over / b:.2f}× base", target, _verdict(lib, ok),
-                                 raw={"base": base, "full": full, "call": inside}))
-                for lib in self.libs():
-                    if pkg == "pipeu" and (lib, mode, "pipe") in overhead and (lib, mode, "pipeu") in overhead:
-                        r = overhead[(lib, mode, "pipeu")] / max(overhead[(lib, mode, "pipe")], 1e-9)
-                        apply = lib == "dds" and mode == "keep"
-                        self.add(Row(f"  unused/plain overhead, {mode}", lib, f"{r:.2f}×",
-                                     "same pipeline without them", "", "≤ 1.2×" if apply else "",
-                                     _verdict(lib, r <= 1.2 if apply else None)))
+                    self.add(Row(f"50-step no-op rerun, {mode}{label}", lib, f"{over:.3f} s",
+                                 f"import-only process {b:.3f} s (call alone {statistics.median(got['call']):.3f} s)",
+                                 f"{over / b:.2f}× base", target, _verdict(lib, ok), raw=got))
+                r = overhead["pipeu"] / max(overhead["pipe"], 1e-9)
+                calls = statistics.median(samples["pipeu"]["call"]) / statistics.median(samples["pipe"]["call"])
+                apply = lib == "dds" and mode == "keep"
+                self.add(Row(f"  unused/plain overhead, {mode}", lib, f"{r:.2f}×",
+                             f"same pipeline without them (call alone {calls:.2f}×)", "",
+                             "≤ 1.2×" if apply else "", _verdict(lib, r <= 1.2 if apply else None)))
         self.peer_missing("50-step no-op rerun")
 
     def bare_python(self, lib: str, reps: int) -> float:
