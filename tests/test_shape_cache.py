@@ -212,3 +212,24 @@ def test_two_lambdas_on_one_line_are_never_cached_under_one_key(tmp_path, cache)
     assert second["located"] == ["<lambda>", "<lambda>"]  # located again each time, by column
     for path in entry_files(cache):
         assert not any(key.endswith(":<lambda>") for key in json.loads(path.read_text()))
+
+
+def test_a_full_directory_loses_its_oldest_half(tmp_path, monkeypatch):
+    from dds.signature import shape_cache
+
+    directory = tmp_path / "entries"
+    directory.mkdir()
+    for i in range(10):
+        path = directory / f"{i:02d}.json"
+        path.write_text("{}")
+        os.utime(path, (1000 + i, 1000 + i))
+    monkeypatch.setattr(shape_cache, "_MAX_FILES", 8)
+    monkeypatch.setattr(shape_cache, "_pruned", False)
+    shape_cache.reset(str(directory))
+    shape_cache._files["new"] = {"1:f": [2, ["d", [], {}, [], []]]}
+    shape_cache._dirty.add("new")
+    try:
+        shape_cache.flush()
+    finally:
+        shape_cache.reset()
+    assert sorted(p.name for p in directory.iterdir()) == [f"{i:02d}.json" for i in range(5, 10)] + ["new.json"]

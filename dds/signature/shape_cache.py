@@ -16,6 +16,7 @@ else ``~/.cache/dds/code``. Deleting it is always safe; a directory that cannot 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -70,15 +71,21 @@ def flush() -> None:
     if directory is None:
         _dirty.clear()
         return
-    for text_digest in sorted(_dirty):
+    dirty = list(_dirty)
+    _dirty.difference_update(dirty)
+    for text_digest in dirty:
+        text = json.dumps(dict(_files[text_digest]), separators=(",", ":"))  # a copy: another thread may add
+        tmp = None
         try:
             fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(_files[text_digest], f, separators=(",", ":"))
+                f.write(text)
             os.replace(tmp, os.path.join(directory, text_digest + ".json"))
         except OSError as exc:
             log.debug("dds: code cache not written (%s)", exc)
-    _dirty.clear()
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.remove(tmp)
     global _pruned
     if not _pruned:
         _pruned = True
