@@ -11,6 +11,7 @@ from .base import Codec, is_exactly
 class ArrowParquetCodec(Codec):
     name = "arrow.parquet"
     file_name = "data.parquet"
+    appends_only = True  # Parquet is written front to back
 
     def handles(self, value: Any) -> bool:
         return is_exactly(value, "pyarrow", "Table")

@@ -19,6 +19,9 @@ class Codec(abc.ABC):
 
     name: str  # stable id recorded in metadata, e.g. "pandas.parquet"; never rename a released codec
     file_name: str  # what ``write`` creates inside the blob folder, e.g. "data.parquet"
+    #: True when ``write`` only ever appends to the files it creates (never seeks back or rewrites): a local
+    #: store may then checksum them as they grow instead of reading them back afterwards
+    appends_only: bool = False
 
     @abc.abstractmethod
     def handles(self, value: Any) -> bool:

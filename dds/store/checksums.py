@@ -42,6 +42,38 @@ def checksum_of(f: BinaryIO, algorithm: str = DEFAULT) -> dict:
         while chunk := f.read(_CHUNK):
             digest.update(chunk)
             size += len(chunk)
+    return _entry(digest, size, algorithm)
+
+
+class Growing:
+    """The checksum of a file that is only ever appended to, taken piece by piece while it is written.
+
+    ``feed(f, end)`` hashes the bytes of ``f`` (an unbuffered binary file) from where the last call stopped up
+    to ``end``; bytes once fed must never change afterwards (the writer appends, never seeks back), which
+    the caller guarantees.
+    """
+
+    def __init__(self, algorithm: str = DEFAULT) -> None:
+        self.algorithm = algorithm
+        self.size = 0
+        self._digest = _ALGORITHMS.get(algorithm, _ALGORITHMS[DEFAULT])()
+        self._buffer = bytearray(_CHUNK)
+
+    def feed(self, f: BinaryIO, end: int) -> None:
+        view = memoryview(self._buffer)
+        f.seek(self.size)
+        while self.size < end:
+            n = f.readinto(view[: min(_CHUNK, end - self.size)])
+            if not n:  # the file got shorter: not append-only after all; the entry will not match it
+                return
+            self._digest.update(view[:n])
+            self.size += n
+
+    def entry(self) -> dict:
+        return _entry(self._digest, self.size, self.algorithm)
+
+
+def _entry(digest: Any, size: int, algorithm: str) -> dict:
     entry = {"size": size, "checksum": digest.hexdigest()}
     if algorithm != _LEGACY:
         entry["algorithm"] = algorithm

@@ -99,17 +99,18 @@ class FsStore(Store):
         staging, prefix = self._stage(sig)
         committed = False
         try:
-            try:
-                codec.write(value, self.fs, f"{staging}/{codec.file_name}")
-            except NotSuitable:
-                raise
-            except Exception as exc:
-                where = meta.get("path") or f"signature {sig}"
-                raise CodecError(
-                    f"Cannot store {where}: codec {codec.name!r} failed to write a "
-                    f"{type(value).__module__}.{type(value).__qualname__}: {exc}"
-                ) from exc
-            files = {prefix + rel: info for rel, info in self._file_info(staging).items()}
+            with self._follow(staging, getattr(codec, "appends_only", False)) as follower:  # duck-typed codecs too
+                try:
+                    codec.write(value, self.fs, f"{staging}/{codec.file_name}")
+                except NotSuitable:
+                    raise
+                except Exception as exc:
+                    where = meta.get("path") or f"signature {sig}"
+                    raise CodecError(
+                        f"Cannot store {where}: codec {codec.name!r} failed to write a "
+                        f"{type(value).__module__}.{type(value).__qualname__}: {exc}"
+                    ) from exc
+            files = {prefix + rel: info for rel, info in self._file_info(staging, follower.checksums).items()}
             if not files:
                 raise CodecError(f"Codec {codec.name!r} wrote no file for {meta.get('path') or sig}.")
             full = {
@@ -323,6 +324,12 @@ class FsStore(Store):
         """After a write: drop what is left of the staging directory (all of it if nothing was committed)."""
         self._remove(staging)
 
+    def _follow(self, staging: str, appends_only: bool) -> Any:
+        """A context manager around a codec's write into ``staging`` (e.g. flushing to disk meanwhile); its
+        ``checksums`` afterwards: ``{relative name: entry}`` of files it checksummed as they were written, which
+        it may do when the codec says its files are only ever appended to (``appends_only``)."""
+        return _NotFollowed()
+
     def _make_temp_dir(self) -> str:
         tmp = self._at("tmp", uuid.uuid4().hex)
         self.fs.makedirs(tmp, exist_ok=True)
@@ -369,11 +376,15 @@ class FsStore(Store):
         return f"delete {self.blob_dir(sig)} and {self.meta_file(sig)}"
 
     # ----------------------------------------------------------------- helpers
-    def _file_info(self, directory: str) -> dict:
-        """``{relative posix name: {"size", "checksum"}}`` for every file below ``directory``."""
-        return {
-            full[len(directory) + 1 :]: self._checksum(full) for full in sorted(self._find(directory))
-        }
+    def _file_info(self, directory: str, known: dict | None = None) -> dict:
+        """``{relative posix name: {"size", "checksum"}}`` for every file below ``directory``; the entries in
+        ``known`` (taken while the files were written) are not read again."""
+        known = known or {}
+        info = {}
+        for full in sorted(self._find(directory)):
+            rel = full[len(directory) + 1 :]
+            info[rel] = known.get(rel) or self._checksum(full)
+        return info
 
     def _checksum(self, path: str, algorithm: str = checksums.DEFAULT) -> dict:
         with self.fs.open(path, "rb") as f:
@@ -385,6 +396,19 @@ class FsStore(Store):
             f"{what} is damaged: {problem}. Blob: {self.blob_dir(sig)} in the {self.describe()}. "
             f"Fix: {self._delete_hint(sig)}, or re-run the function to recompute it."
         )
+
+
+class _NotFollowed:
+    """No following: every file is checksummed by reading it back."""
+
+    def __init__(self) -> None:
+        self.checksums: dict[str, dict] = {}
+
+    def __enter__(self) -> _NotFollowed:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
 
 
 def _stamp(info: dict) -> float | None:

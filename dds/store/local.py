@@ -80,6 +80,9 @@ class LocalStore(FsStore):
     def _sync_tree(self, path: str) -> None:
         atomic.fsync_tree(path)
 
+    def _follow(self, staging: str, appends_only: bool) -> atomic.Follower:
+        return atomic.Follower(staging, checksums.DEFAULT if appends_only else None)
+
     def _move_dir(self, src: str, dst: str) -> bool:
         parent = os.path.dirname(dst)
         os.makedirs(parent, exist_ok=True)
