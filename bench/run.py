@@ -164,8 +164,7 @@ class Suite:
                     if err:
                         break
                 if err:
-                    for _, label in packages:
-                        self.add(Row(f"50-step no-op rerun, {mode}{label}", lib, "error", result=err))
+                    self.pipeline_failed(mode, lib, packages, err)
                     continue
                 samples = {pkg: {"base": [], "full": [], "call": []} for pkg, _ in packages}
                 for i in range(reps):
@@ -182,8 +181,7 @@ class Suite:
                     if err:
                         break
                 if err:
-                    for _, label in packages:
-                        self.add(Row(f"50-step no-op rerun, {mode}{label}", lib, "error", result=err))
+                    self.pipeline_failed(mode, lib, packages, err)
                     continue
                 overhead = {}
                 for pkg, label in packages:
@@ -209,6 +207,10 @@ class Suite:
                              f"same pipeline without them (call alone {calls:.2f}×)", "",
                              "≤ 1.2×" if apply else "", _verdict(lib, r <= 1.2 if apply else None)))
         self.peer_missing("50-step no-op rerun")
+
+    def pipeline_failed(self, mode: str, lib: str, packages: tuple, err: str) -> None:
+        for _, label in packages:
+            self.add(Row(f"50-step no-op rerun, {mode}{label}", lib, "error", result=err))
 
     def bare_python(self, lib: str, reps: int) -> float:
         times = []

@@ -12,16 +12,14 @@ from __future__ import annotations
 import errno
 import os
 import time
-import uuid
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
 from fsspec.implementations.local import LocalFileSystem
-from fsspec.implementations.memory import MemoryFileSystem
 from pandas.testing import assert_frame_equal
-from test_codecs import _frames
+from test_codecs import _frames, where  # noqa: F401 - `where` is the (fs, directory) fixture
 
 from dds.codecs import NotSuitable, codec_named, pandas_parquet
 from dds.store import atomic, checksums, create_store
@@ -81,18 +79,6 @@ def _more_frames():
 
 def _all_frames():
     return {**_frames(), **_more_frames()}
-
-
-@pytest.fixture(params=["local", "memory"])
-def where(request, tmp_path):
-    if request.param == "local":
-        yield LocalFileSystem(), str(tmp_path)
-        return
-    fs = MemoryFileSystem()
-    root = f"/frame-io-{uuid.uuid4().hex}"
-    yield fs, root
-    if fs.exists(root):
-        fs.rm(root, recursive=True)
 
 
 @pytest.fixture(params=["whole", "by_column"])
