@@ -125,9 +125,10 @@ class _Discovery:
                 stack.extend(_functions_read(current, shape))  # no call site here: no need for its AST
                 continue
             node = function_node(current.__code__)
-            stack.extend(self._scan_function(current, node, owner))
+            stack.extend(self._scan_function(current, node, owner, shape))
 
-    def _scan_function(self, fn: types.FunctionType, node: ast.AST, owner: _Site | None) -> list[Any]:
+    def _scan_function(self, fn: types.FunctionType, node: ast.AST, owner: _Site | None,
+                       shape: Any) -> list[Any]:  # shape: function_shape(fn.__code__), None without source
         results: dict[str, str] = {}  # local name -> path of the kept value assigned to it
         site_of_call: dict[int, str] = {}
         reached: list[Any] = []
@@ -169,7 +170,6 @@ class _Discovery:
                             site.upstream.append(site_of_call[id(sub)])
                         else:
                             site.traceable = False
-        shape = function_shape(fn.__code__)
         return reached + (_functions_read(fn, shape) if shape is not None else [])
 
 
@@ -189,10 +189,8 @@ def _may_call_dds(fn: types.FunctionType, shape: Any) -> bool:
     so ``dds.keep``, ``keep`` and ``pkg.steps.step_a`` are all seen; a function reading none of them is
     planned from its shape alone, without locating and walking its AST."""
     for name, chain in shape.free:
-        obj = resolve_chain(fn, name)
-        for attr in (None, *chain):
-            if attr is not None:
-                obj = getattr(obj, attr, None) if obj is not None else None
+        for depth in range(len(chain) + 1):
+            obj = resolve_chain(fn, name, chain[:depth])
             if obj is None:
                 break
             if _is_api(obj, "keep") or _is_api(obj, "load") or hasattr(obj, "__dds_keep_path__"):
