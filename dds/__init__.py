@@ -27,7 +27,7 @@ from .errors import (
 from .evaluation import ProcessingStage
 from .options import get_option, set_option
 from .runinfo import set_run_info_fn
-from .signature import accept_module, reject_module, register_hasher
+from .signature import accept_module, ignore, reject_module, register_hasher
 
 
 def load_ipython_extension(ipython: object) -> None:  # IPython's InteractiveShell
@@ -63,7 +63,7 @@ def eval(fn, *args, dds_export_graph=None, dds_extra_debug=False, dds_dont_eval=
 
 __all__ = [
     "__version__", "keep", "eval", "why", "ProcessingStage", "data_function", "dds_function", "load", "set_store", "get_store",
-    "accept_module", "reject_module", "register_hasher", "register_codec", "set_option", "get_option",
+    "accept_module", "ignore", "reject_module", "register_hasher", "register_codec", "set_option", "get_option",
     "set_run_info_fn", "info", "graph", "load_ipython_extension",
     "DDSError", "ArgumentError", "CodecError", "DamagedDataError", "DataFunctionError", "NotFoundError",
     "PathError", "SignatureError", "SourceUnavailableError", "StoreError", "UnhashableValueError",

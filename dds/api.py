@@ -18,7 +18,7 @@ from .codecs import codec_named
 from .errors import ArgumentError, DamagedDataError, DataFunctionError, NotFoundError
 from .paths import validate_path
 from .runinfo import RESERVED, run_info, user_run_info
-from .signature import CallSignature, call_signature
+from .signature import CallSignature, call_signature, warn_if_run_changed_inputs
 from .store import create_store
 from .store.base import Store
 
@@ -173,6 +173,7 @@ def _compute(store: Store, path: str, name: str, sig: str, tree: dict, fn: Calla
             f"{path} still holds its previous value, if any. Fix the error and run again.", path=path
         ) from exc
     duration = time.perf_counter() - t0
+    warn_if_run_changed_inputs(path, name)
     record = {
         "path": path,
         "function": name,

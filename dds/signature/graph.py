@@ -30,9 +30,12 @@ from .probes import MISSING as _MISSING
 from .probes import Probes, identity_suffices, known_plain_token, remember_plain_token
 from .source import class_node, function_node, parse_file
 from .values import ValueHasher, preview
+from .writes import only_writes
+from . import ignored
 
 #: Bump when the signature scheme changes, so old stored values are not mistaken for new ones.
-SCHEME = "dds-signature-1"
+#: 2: state the code only writes contributes its type, not its content; any picklable object is hashed.
+SCHEME = "dds-signature-2"
 
 
 @dataclass(eq=False)
@@ -129,7 +132,7 @@ class SignatureBuilder:
         self._produced: set[str] = set()  # paths kept by code inside this call's graph
         self._loads: list[tuple[Unit, int, str]] = []  # load("/p") dependencies: (unit, dep index, path)
         self._keepalive: list[Any] = []
-        self._hasher = ValueHasher(self._object_token, self._describe)
+        self._hasher = ValueHasher(self._object_token, self._describe, self._global_name)
         self.probes = Probes()  # every read of the live program, so a later call can re-check it cheaply
         self.root: Unit | None = None
 
@@ -204,8 +207,12 @@ class SignatureBuilder:
     def _token(self, value: Any) -> str:
         return self._hasher.token(value)
 
-    def _dep(self, unit: Unit, name: str, value: Any) -> None:
-        """Record that ``unit`` reads ``name`` = ``value``: [name, token, unit keys it reaches, preview]."""
+    def _dep(self, unit: Unit, name: str, value: Any, qualified: str | None = None) -> None:
+        """Record that ``unit`` reads ``name`` = ``value``: [name, token, unit keys it reaches, preview].
+        ``qualified`` (``module.NAME``) names a global for messages and ``dds.ignore``."""
+        if value is not _MISSING and ignored.is_ignored(value, qualified):
+            unit.deps.append([name, digest("ignored", qualified or name), [], "<ignored>"])
+            return
         self._reading = name
         self._dep_refs = []
         if value is _MISSING:
@@ -219,7 +226,11 @@ class SignatureBuilder:
                 remember_plain_token(value, token)
         unit.deps.append([name, token, self._dep_refs, preview(value) if value is not _MISSING else "<undefined>"])
         if value is not _MISSING and not identity_suffices(value):
-            self.probes.mutable(value, token)  # may be mutated in place: re-checked on every re-use
+            self.probes.mutable(value, token, qualified or name)  # may be mutated in place: re-checked on re-use
+
+    def _global_name(self) -> str:
+        unit = self._current
+        return "" if unit is None or unit.kind == "call" else self._reading
 
     def _describe(self) -> str:
         unit = self._current
@@ -294,7 +305,8 @@ class SignatureBuilder:
         if fn.__defaults__ is not None or fn.__kwdefaults__ is not None:
             self._dep(unit, "(defaults)", (fn.__defaults__, fn.__kwdefaults__))
         self._read_names(unit, shape, lambda name: _lookup_function_name(fn, code, name, probes),
-                         package=_package_of(fn.__module__, fn.__globals__))
+                         package=_package_of(fn.__module__, fn.__globals__),
+                         module=fn.__globals__.get("__name__") or fn.__module__)
         unit.code = shape.ast_digest
         unit.local = digest("function", shape.ast_digest, *_dep_parts(unit))
 
@@ -309,7 +321,7 @@ class SignatureBuilder:
         probes.attr(cls, "__bases__", cls.__bases__)
         self._dep(unit, "(bases)", tuple(cls.__bases__))
         self._read_names(unit, shape, lambda name: _lookup(namespace, name, probes),
-                         package=_package_of(cls.__module__, namespace))
+                         package=_package_of(cls.__module__, namespace), module=cls.__module__)
         attributes = plain_class_attributes(cls)
         probes.class_attrs.append((cls, attributes))
         for name, value in attributes:
@@ -335,15 +347,27 @@ class SignatureBuilder:
         tree = parse_file(filename).tree
         unit.code = unit.local = digest("module", ast.dump(tree, annotate_fields=False, include_attributes=False))
 
-    def _read_names(self, unit: Unit, shape: CodeShape, lookup: Callable[[str], Any], package: str | None) -> None:
+    def _read_names(self, unit: Unit, shape: CodeShape, lookup: Callable[[str], Any], package: str | None,
+                    module: str | None) -> None:
         probes = self.probes
         for name, chain in shape.free:
-            self._dep(unit, ".".join((name,) + chain), _follow(lookup(name), chain, probes))
+            value, used, owner = _follow_split(lookup(name), chain, probes)
+            qualified = f"{owner or module}.{chain[used - 1] if used else name}"
+            label = ".".join((name,) + chain)
+            kinds = shape.write_only.get((name, chain))
+            if kinds is None or not self._written_only(unit, label, value, chain[used:], kinds, qualified):
+                self._dep(unit, label, value, qualified)
         for local, chain in shape.import_uses:
             target = shape.imports[local]
-            value = _import_target(target, package, probes)
+            value, used, owner = _follow_split(_import_target(target, package, probes), chain, probes)
+            if used:
+                qualified = f"{owner}.{chain[used - 1]}"
+            else:  # ``from module import NAME`` (absolute) names a global; ``import module`` is a module
+                qualified = f"{target.module}.{target.attr}" if target.attr and not target.level else None
             label = _import_label(target) + "".join("." + c for c in chain)
-            self._dep(unit, label, _follow(value, chain, probes))
+            kinds = shape.import_write_only.get((local, chain))
+            if kinds is None or not self._written_only(unit, label, value, chain[used:], kinds, qualified):
+                self._dep(unit, label, value, qualified)
         for name, chain, path in shape.literal_calls:
             callee = _getattr_chain(lookup(name), chain, probes)  # through any module: dds itself is a library
             if getattr(callee, "__dds_load__", False):
@@ -353,6 +377,20 @@ class SignatureBuilder:
             elif getattr(callee, "__dds_keep__", False):
                 self._produced.add(path)
                 unit.deps.append([f"keep({path})", digest("keep", path), [], None])
+
+
+    def _written_only(self, unit: Unit, label: str, value: Any, tail: tuple[str, ...], kinds: tuple[str, ...],
+                      qualified: str | None) -> bool:
+        """Record a dep on state the code only writes (its type, not its content), if it is such state."""
+        if value is _MISSING or isinstance(value, (_LibraryAttr, types.ModuleType)):
+            return False
+        if ignored.is_ignored(value, qualified) or not only_writes(value, tail, kinds, function_shape, is_user_module):
+            return False  # an ignored value is recorded as such by _dep
+        self._reading = label
+        self._dep_refs = []
+        token = digest("written-only", self._token(type(value)))
+        unit.deps.append([label, token, self._dep_refs, f"<written only: {type(value).__qualname__}>"])
+        return True
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -371,13 +409,15 @@ def _library_token(module: str, qualname: str) -> str:
     return digest("library", module, qualname, library_version(module))
 
 
-def _follow(value: Any, chain: tuple[str, ...], probes: Probes | None = None) -> Any:
-    """Follow an attribute chain through modules; stop at the first object that is not a module."""
+def _follow_split(value: Any, chain: tuple[str, ...], probes: Probes | None = None) -> tuple[Any, int, str | None]:
+    """Follow an attribute chain through modules; stop at the first object that is not a module. Returns
+    that object, how many attributes of ``chain`` were used and the module the last one came from."""
+    owner = None
     for i, attr in enumerate(chain):
         if value is _MISSING or not isinstance(value, types.ModuleType):
-            return value
+            return value, i, owner
         if not is_user_module(value.__name__):
-            return _LibraryAttr(value.__name__, chain[i:])
+            return _LibraryAttr(value.__name__, chain[i:]), len(chain), None
         found = getattr(value, attr, _MISSING)
         if found is _MISSING and hasattr(value, "__path__"):  # a submodule the code imports before use
             try:
@@ -387,8 +427,9 @@ def _follow(value: Any, chain: tuple[str, ...], probes: Probes | None = None) ->
                     probes.reusable = False  # the import may succeed later
         if probes is not None:
             probes.attr(value, attr, found)
+        owner = value.__name__
         value = found
-    return value
+    return value, len(chain), owner
 
 
 def _lookup(namespace: dict, name: str, probes: Probes | None = None) -> Any:

@@ -12,6 +12,7 @@ at, so the memo can make a call faster but never give it a different signature.
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any, Callable
 
@@ -21,7 +22,10 @@ from .graph import CallSignature, SignatureBuilder, Unit, call_digest, plain_cla
 from .probes import MISSING, Probes, exact_snapshot, generation, identity_suffices, invalidate_all
 from .values import ValueHasher
 
-__all__ = ["call_signature", "invalidate_all"]
+__all__ = ["call_signature", "invalidate_all", "warn_if_run_changed_inputs"]
+
+log = logging.getLogger("dds")
+_warned: set[tuple[str, str]] = set()  # (path, global) pairs already reported
 
 
 class _Stale(Exception):
@@ -112,6 +116,36 @@ def _still_valid(entry: _Entry, load_sig: Callable[[str], str | None]) -> bool:
         except Exception:  # noqa: BLE001 - e.g. a value now unhashable: the rebuild reports it properly
             return False
     return True
+
+
+def warn_if_run_changed_inputs(path: str, function: str) -> list[str]:
+    """Called right after ``function`` ran for ``path``: the globals its signature read that the run itself
+    changed (so the next call would compute again), each logged once with the fix. Returns their names."""
+    entry = _entries.get(path)
+    if entry is None:
+        return []
+    probes = entry.probes
+    changed = [f"{namespace.get('__name__', '?')}.{key}" for namespace, key, found in probes.names
+               if namespace.get(key, MISSING) is not found and "__builtins__" not in key]
+    changed += [probes.labels.get(key, "?") for key, (value, snapshot) in probes.snapshots.items()
+                if exact_snapshot(value) != snapshot]
+    if probes.rehash:
+        hasher = _Rehasher(entry.units)
+        for key, (value, token) in probes.rehash.items():
+            try:
+                same = hasher.token(value) == token
+            except Exception:  # noqa: BLE001 - the next signature reports what it cannot hash
+                same = False
+            if not same:
+                changed.append(probes.labels.get(key, "?"))
+    for name in changed:
+        if (path, name) not in _warned:
+            _warned.add((path, name))
+            log.warning(
+                "dds: computing %s, %s changed %s, which its signature reads: the next call will compute it "
+                "again. If %s is bookkeeping whose value never changes what is returned, exclude it: "
+                "dds.ignore(%r)", path, function, name, name, name)
+    return changed
 
 
 def _same_class_attributes(cls: type, attributes: list[tuple[str, Any]]) -> bool:

@@ -41,6 +41,21 @@ class CodeShape:
     imports: dict[str, ImportTarget] = field(default_factory=dict)  # local name -> import target
     import_uses: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     literal_calls: list[tuple[str, tuple[str, ...], str]] = field(default_factory=list)  # (name, chain, "/path")
+    #: free (name, chain) keys whose every use only writes (see ``WRITES``), with the kinds of write
+    write_only: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = field(default_factory=dict)
+    #: the same for names bound by imports inside the code (keys as in ``import_uses``)
+    import_write_only: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = field(default_factory=dict)
+    #: for a def: how its first parameter (``self`` of a method) is used, chain -> write kinds; None when
+    #: it is read anywhere (returned, passed, compared, its attributes read ...) or there is no parameter
+    self_writes: dict[tuple[str, ...], tuple[str, ...]] | None = None
+
+
+#: The kinds of use that only write to what a chain names (``X`` is the chain ``name.attr...``):
+#: ``X.a = v`` / ``X.a += v`` / ``del X.a`` (attr), ``X[k] = v`` / ``X[k] += v`` / ``del X[k]`` (item), and
+#: ``X.m(...)`` as a statement, its result discarded (call: whether ``m`` only writes is decided on the live
+#: object, see signature/writes.py). Any other use is a read.
+WRITES = ("attr", "item", "call")
+_READ = "read"
 
 
 class _Scope:
@@ -187,6 +202,11 @@ class _Renamer(ast.NodeTransformer):
         self.shape = CodeShape(ast_digest="")
         self._free_seen: set[tuple[str, tuple[str, ...]]] = set()
         self._import_seen: set[tuple[str, tuple[str, ...]]] = set()
+        self._marks: dict[int, str] = {}  # id(chain node) -> the write it is the target of
+        self._free_uses: dict[tuple[str, tuple[str, ...]], set[str]] = {}
+        self._import_uses: dict[tuple[str, tuple[str, ...]], set[str]] = {}
+        self._self: tuple[_Scope, str] | None = None  # (scope, name) of the hashed def's first parameter
+        self._self_uses: dict[tuple[str, ...], set[str]] = {}
 
     # -- name resolution ---------------------------------------------------------------------------
     def _owner(self, name: str) -> _Scope | None:
@@ -215,13 +235,15 @@ class _Renamer(ast.NodeTransformer):
             return name
         return self._local_name(scope, name)
 
-    def _record_read(self, name: str, chain: tuple[str, ...]) -> None:
+    def _record_read(self, name: str, chain: tuple[str, ...], node: ast.AST) -> None:
+        use = self._marks.pop(id(node), _READ)
         scope = self._owner(name)
         if scope is None:
             key = (name, chain)
             if key not in self._free_seen:
                 self._free_seen.add(key)
                 self.shape.free.append(key)
+            self._free_uses.setdefault(key, set()).add(use)
         elif name in scope.imports:
             target_key = self._local_name(scope, name)
             key = (target_key, chain)
@@ -229,6 +251,56 @@ class _Renamer(ast.NodeTransformer):
                 self._import_seen.add(key)
                 self.shape.imports[target_key] = scope.imports[name]
                 self.shape.import_uses.append(key)
+            self._import_uses.setdefault(key, set()).add(use)
+        elif self._self is not None and self._self == (scope, name):
+            self._self_uses.setdefault(chain, set()).add(use)
+
+    def finish(self) -> None:
+        """Fill in the write-only facts once every use has been seen."""
+        self.shape.write_only = _only_writes(self._free_uses)
+        self.shape.import_write_only = _only_writes(self._import_uses)
+        if self._self is not None and not any(_READ in uses for uses in self._self_uses.values()):
+            self.shape.self_writes = _only_writes(self._self_uses)
+
+    # -- writes ------------------------------------------------------------------------------------
+    def _mark_target(self, target: ast.AST, attr: str, item: str) -> None:
+        if isinstance(target, ast.Attribute):
+            self._marks[id(target)] = attr  # X.a = v: the chain X.a is written
+        elif isinstance(target, ast.Subscript):
+            self._marks[id(target.value)] = item  # X[k] = v: X is written into
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for element in target.elts:
+                self._mark_target(element.value if isinstance(element, ast.Starred) else element, attr, item)
+
+    def visit_Assign(self, node: ast.Assign):
+        for target in node.targets:
+            self._mark_target(target, "attr", "item")
+        self.generic_visit(node)
+        return node
+
+    def visit_AugAssign(self, node: ast.AugAssign):
+        self._mark_target(node.target, "attr", "item")
+        self.generic_visit(node)
+        return node
+
+    def visit_AnnAssign(self, node: ast.AnnAssign):
+        if node.value is not None:  # a bare annotation ``X.a: int`` evaluates X: a read
+            self._mark_target(node.target, "attr", "item")
+        self.generic_visit(node)
+        return node
+
+    def visit_Delete(self, node: ast.Delete):
+        for target in node.targets:
+            self._mark_target(target, "attr", "item")
+        self.generic_visit(node)
+        return node
+
+    def visit_Expr(self, node: ast.Expr):
+        call = node.value
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute):
+            self._marks[id(call.func)] = "call"  # X.m(...) as a statement: its result is discarded
+        self.generic_visit(node)
+        return node
 
     # -- scopes ------------------------------------------------------------------------------------
     def _enter(self, node: ast.AST):
@@ -236,6 +308,7 @@ class _Renamer(ast.NodeTransformer):
         return outer
 
     def _function(self, node):
+        is_root = self.scopes[id(node)].parent.kind == "outer"  # the hashed def itself, not a nested one
         if not isinstance(node, ast.Lambda):
             node.name = self._rename(node.name)
             node.decorator_list = [self.visit(d) for d in node.decorator_list]
@@ -245,6 +318,9 @@ class _Renamer(ast.NodeTransformer):
         args.defaults = [self.visit(d) for d in args.defaults]
         args.kw_defaults = [self.visit(d) if d is not None else None for d in args.kw_defaults]
         outer = self._enter(node)
+        positional = args.posonlyargs + args.args
+        if is_root and positional:
+            self._self = (self.current, positional[0].arg)
         for arg in _all_args(args):
             arg.arg = self._rename(arg.arg)
             arg.type_comment = None
@@ -292,7 +368,7 @@ class _Renamer(ast.NodeTransformer):
     # -- names -------------------------------------------------------------------------------------
     def visit_Name(self, node: ast.Name):
         if isinstance(node.ctx, ast.Load):
-            self._record_read(node.id, ())
+            self._record_read(node.id, (), node)
         node.id = self._rename(node.id)
         return node
 
@@ -303,7 +379,7 @@ class _Renamer(ast.NodeTransformer):
             chain.append(base.attr)
             base = base.value
         if isinstance(base, ast.Name) and isinstance(base.ctx, ast.Load):
-            self._record_read(base.id, tuple(reversed(chain)))
+            self._record_read(base.id, tuple(reversed(chain)), node)
             # the base name itself is covered by the chain: rename it without recording a bare read
             inner: ast.AST = node
             while isinstance(inner.value, ast.Attribute):
@@ -367,6 +443,10 @@ class _Renamer(ast.NodeTransformer):
         return node
 
 
+def _only_writes(uses: dict) -> dict:
+    return {key: tuple(sorted(kinds)) for key, kinds in uses.items() if _READ not in kinds}
+
+
 def _chain_of(expr: ast.AST) -> tuple[str, tuple[str, ...]] | None:
     chain: list[str] = []
     while isinstance(expr, ast.Attribute):
@@ -386,6 +466,7 @@ def code_shape(node: ast.AST, *, keep_decorators: bool) -> CodeShape:
     outer = binder.visit_root(node)
     renamer = _Renamer(binder.scopes, outer)
     node = renamer.visit(node)
+    renamer.finish()
     shape = renamer.shape
     shape.ast_digest = digest("ast", ast.dump(node, annotate_fields=False, include_attributes=False))
     return shape

@@ -102,6 +102,7 @@ class Probes:
     rehash: dict[int, tuple[Any, str]] = field(default_factory=dict)  # id -> (mutable value, token it had)
     snapshots: dict[int, tuple[Any, list]] = field(default_factory=dict)  # id -> (mutable value, exact_snapshot)
     loads: list[tuple[str, str | None]] = field(default_factory=list)  # (path loaded, signature stored there)
+    labels: dict[int, str] = field(default_factory=dict)  # id of a mutable value -> the name it was read by
     reusable: bool = True  # False: something was read that cannot be re-checked cheaply
 
     def name(self, namespace: dict, key: str, found: Any) -> None:
@@ -116,10 +117,12 @@ class Probes:
     def cell(self, cell: Any, found: Any) -> None:
         self.cells.append((cell, found))
 
-    def mutable(self, value: Any, token: str) -> None:
-        """A value that may be mutated in place: compared with a snapshot if it is plain data, else re-hashed."""
+    def mutable(self, value: Any, token: str, label: str = "") -> None:
+        """A value that may be mutated in place: compared with a snapshot if it is plain data, else re-hashed.
+        ``label`` (``module.NAME``) says in messages which global changed."""
         if id(value) in self.snapshots or id(value) in self.rehash:
             return
+        self.labels[id(value)] = label
         snapshot = exact_snapshot(value)
         if snapshot is not None:
             self.snapshots[id(value)] = (value, snapshot)

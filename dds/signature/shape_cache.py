@@ -31,7 +31,7 @@ from .source import node_text_digest, running_source_digest
 
 log = logging.getLogger("dds")
 
-_FORMAT = 1
+_FORMAT = 2  # 2: write-only uses recorded (signature scheme 2)
 _MAX_FILES = 4000  # past this many entry files, the least recently written half is removed
 
 _directory: str | None | bool = False  # False: not decided yet; None: disabled
@@ -162,11 +162,21 @@ def _encode(shape: CodeShape) -> list:
     return [shape.ast_digest, [[n, list(c)] for n, c in shape.free],
             {k: [t.module, t.attr, t.level] for k, t in shape.imports.items()},
             [[n, list(c)] for n, c in shape.import_uses],
-            [[n, list(c), p] for n, c, p in shape.literal_calls]]
+            [[n, list(c), p] for n, c, p in shape.literal_calls],
+            _encode_writes(shape.write_only), _encode_writes(shape.import_write_only),
+            None if shape.self_writes is None else [[list(c), list(k)] for c, k in shape.self_writes.items()]]
+
+
+def _encode_writes(writes: dict) -> list:
+    return [[n, list(c), list(kinds)] for (n, c), kinds in writes.items()]
+
+
+def _decode_writes(data: list) -> dict:
+    return {(_str(n), _strs(c)): _strs(kinds) for n, c, kinds in data}
 
 
 def _decode(data: list) -> CodeShape:
-    ast_digest, free, imports, import_uses, literal_calls = data
+    ast_digest, free, imports, import_uses, literal_calls, write_only, import_write_only, self_writes = data
     shape = CodeShape(
         ast_digest=_str(ast_digest),
         free=[(_str(n), _strs(c)) for n, c in free],
@@ -174,6 +184,9 @@ def _decode(data: list) -> CodeShape:
                  for k, (m, a, lv) in imports.items()},
         import_uses=[(_str(n), _strs(c)) for n, c in import_uses],
         literal_calls=[(_str(n), _strs(c), _str(p)) for n, c, p in literal_calls],
+        write_only=_decode_writes(write_only),
+        import_write_only=_decode_writes(import_write_only),
+        self_writes=None if self_writes is None else {_strs(c): _strs(k) for c, k in self_writes},
     )
     return shape
 

@@ -6,16 +6,24 @@ their iteration order, which code can observe). Objects that are code rather tha
 classes, modules ...) are handed to a callback supplied by the caller, which is how a dispatch table of
 functions ends up hashed by the functions' signatures.
 
+Any other object is hashed by what pickling it would record (its ``__reduce_ex__``: the callable that
+rebuilds it, its arguments and its state), each part hashed by the same rules, so dicts of state are
+ordered canonically and numpy buffers go through their fast hasher; a fitted model or a random generator
+is an input like any value. What cannot be pickled (locks, open files, sockets) is identified by its type
+and its library's version, with one warning per type.
+
 Nothing here uses ``hash()`` or ``id()`` for the result: digests are identical across processes.
 """
 
 from __future__ import annotations
 
+import copyreg
 import dataclasses
 import datetime
 import decimal
 import enum
 import fractions
+import logging
 import pathlib
 import re
 import sys
@@ -24,7 +32,10 @@ from typing import Any, Callable
 
 from ..errors import UnhashableValueError
 from .digest import digest
+from .modules import library_version
 from .probes import invalidate_all
+
+log = logging.getLogger("dds")
 
 #: Hashers registered by the user or by dds for types it knows. Keys are types, or "module.QualName"
 #: strings for types of libraries that must not be imported just to be recognised (pandas, pyarrow ...).
@@ -81,10 +92,13 @@ _BYTES_TYPES = (bytes, bytearray, memoryview)
 class ValueHasher:
     """Hash values; ``on_object(value)`` returns the token of anything that is not plain data, or None."""
 
-    def __init__(self, on_object: Callable[[Any], str | None], describe: Callable[[], str] = lambda: ""):
+    def __init__(self, on_object: Callable[[Any], str | None], describe: Callable[[], str] = lambda: "",
+                 global_name: Callable[[], str] = lambda: ""):
         self._on_object = on_object
         self._describe = describe
+        self._global_name = global_name  # the global being hashed, as the code names it ("" for arguments)
         self._active: set[int] = set()  # ids of containers being hashed, to refuse self-containing ones
+        self._reducing: list[int] = []  # ids of objects hashed by their reduction, outermost first
 
     def token(self, value: Any) -> str:
         tp = type(value)
@@ -107,7 +121,49 @@ class ValueHasher:
             return token
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             return self._fields(value, [(f.name, getattr(value, f.name)) for f in dataclasses.fields(value)])
-        raise self.unhashable(value)
+        return self._reduced(value)
+
+    def _reduced(self, value: Any) -> str:
+        """Hash an object by its pickle reduction; an object that refers back to one being hashed gets a
+        back-reference (its depth), so cyclic structures hash deterministically."""
+        key = id(value)
+        if key in self._reducing:
+            return digest("back-reference", str(self._reducing.index(key)))
+        tp = type(value)
+        reduce = copyreg.dispatch_table.get(tp)
+        try:
+            reduction = reduce(value) if reduce is not None else value.__reduce_ex__(4)
+        except Exception:  # noqa: BLE001 - "cannot pickle '_thread.lock' object" and the like
+            return self._opaque(value)
+        if isinstance(reduction, str):  # a global, pickled by reference: its name is its identity
+            return digest("global", _type_name(tp), reduction)
+        if not isinstance(reduction, tuple) or len(reduction) < 2:
+            return self._opaque(value)
+        self._reducing.append(key)
+        try:
+            rebuild, args, *rest = reduction
+            parts = [self._object_token(rebuild), self.token(args)]
+            for i, part in enumerate(rest[:3]):
+                if i == 0:
+                    parts.append(self.token(_canonical_state(part)))
+                else:  # list items, then dict items: iterators
+                    parts.append(self.token(None if part is None else list(part)))
+            return digest("reduced", _type_name(tp), *parts)
+        finally:
+            self._reducing.pop()
+
+    def _opaque(self, value: Any) -> str:
+        """What cannot be pickled: identified by its type and the version of the library that defines it."""
+        tp = type(value)
+        name = _type_name(tp)
+        if name not in _warned_opaque:
+            _warned_opaque.add(name)
+            log.warning(
+                "dds: %sa %s (%s) cannot be pickled, so dds identifies it by its type only: a change of its "
+                "state re-runs nothing. If its state matters, pass what matters as an argument, or teach dds "
+                "to hash it: dds.register_hasher(%s, lambda obj: <bytes/str/tuple that identifies obj>).",
+                self._describe(), name, _short_repr(value), self._type_expression(tp))
+        return digest("opaque", name, library_version(tp.__module__))
 
     def _object_token(self, value: Any) -> str:
         token = self._on_object(value)
@@ -172,9 +228,29 @@ class ValueHasher:
         return UnhashableValueError(
             f"{self._describe()}dds does not know how to hash a value of type {_type_name(tp)} "
             f"({_short_repr(value)}). Fix: register a hasher with "
-            f"dds.register_hasher({tp.__qualname__}, lambda obj: <bytes/str/tuple that identifies obj>), "
+            f"dds.register_hasher({self._type_expression(tp)}, lambda obj: <bytes/str/tuple that identifies obj>), "
             "or pass the value as an argument of a type dds can hash, or compute it inside the function."
         )
+
+    def _type_expression(self, tp: type) -> str:
+        """How the user's code can name the type: ``type(LOCK)`` when the value was read as a global."""
+        reading = self._global_name()
+        if reading and all(part.isidentifier() for part in reading.split(".")):
+            return f"type({reading})"
+        return f"{tp.__module__}.{tp.__qualname__}" if tp.__module__ != "builtins" else tp.__qualname__
+
+
+_warned_opaque: set[str] = set()  # types already warned about in this process
+
+
+def _canonical_state(state: Any) -> Any:
+    """An object's state with its attributes in name order: the order they were set in is not part of
+    what the object is (a model fitted in this process and one unpickled from the store must agree)."""
+    if type(state) is dict and all(type(k) is str for k in state):
+        return dict(sorted(state.items()))
+    if type(state) is tuple and len(state) == 2 and all(type(p) in (dict, type(None)) for p in state):
+        return tuple(_canonical_state(p) for p in state)  # (__dict__, slots) of objects with __slots__
+    return state
 
 
 def _short_repr(value: Any) -> str:

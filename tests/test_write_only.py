@@ -1,0 +1,204 @@
+"""In-process: the write-only rule, library objects as inputs, ``dds.ignore`` and the run-time guard.
+
+Each case imports a real module written to disk (dds reads source), calls ``keep`` many times in one
+process and counts how often the function body really ran.
+"""
+
+from __future__ import annotations
+
+import collections
+import importlib
+import logging
+import sys
+import textwrap
+import uuid
+
+import pytest
+
+import dds
+from dds.signature import ignored
+
+SOURCE = """
+    import threading
+    import dds
+
+    RUNS = []  # appended to only: bookkeeping that is not an input
+    LOG = []
+    METRICS = {}
+    COUNTER = [0]
+    LOCK = threading.Lock()
+    HANDLE = open(__file__)
+    MODEL = None
+    CACHE = {}
+
+
+    class Tally:
+        def __init__(self):
+            self.n = 0
+            self.seen = []
+
+        def add(self, x):
+            self.n += 1
+            self.seen.append(x)
+
+        def total(self):
+            return self.n
+
+
+    TALLY = Tally()
+
+
+    def ran(name):
+        RUNS.append(name)
+
+
+    def bookkeeping(x):
+        ran("bookkeeping")
+        LOG.append(x)
+        METRICS["last"] = x
+        TALLY.add(x)
+        return x * 2
+
+
+    def reads_tally(x):
+        ran("reads_tally")
+        TALLY.add(x)
+        return TALLY.total()
+
+
+    def counter():
+        ran("counter")
+        COUNTER[0] += 1
+        return COUNTER[0]
+
+
+    def log_length():
+        ran("log_length")
+        LOG.append(1)
+        return len(LOG)
+
+
+    def with_lock(x):
+        ran("with_lock")
+        with LOCK:
+            return x + 1
+
+
+    def with_handle():
+        ran("with_handle")
+        return HANDLE.name.endswith(".py")
+
+
+    def predict(x):
+        ran("predict")
+        return [round(float(v), 6) for v in MODEL.predict(x)]
+
+
+    def cached_square(x):
+        ran("cached_square")
+        if x not in CACHE:
+            CACHE[x] = x * x
+        return CACHE[x]
+"""
+
+
+def runs(module) -> dict:
+    return dict(collections.Counter(module.RUNS))
+
+
+@pytest.fixture()
+def mod(tmp_path, monkeypatch):
+    name = f"bookkeeping_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(SOURCE), encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    dds.set_store("memory")
+    module = importlib.import_module(name)
+    yield module
+    module.HANDLE.close()
+    ignored.forget()
+    sys.modules.pop(name, None)
+
+
+def test_warm_calls_of_a_bookkeeping_step_load(mod):
+    values = [dds.keep("/b", mod.bookkeeping, 3) for _ in range(500)]
+    assert values == [6] * 500
+    assert runs(mod) == {"bookkeeping": 1}
+    assert len(mod.LOG) == 1 and mod.TALLY.n == 1  # the skipped calls had no side effects
+
+
+def test_state_read_back_is_an_input(mod):
+    assert [dds.keep("/c", mod.counter) for _ in range(3)] == [1, 2, 3]
+    assert [dds.keep("/l", mod.log_length) for _ in range(3)] == [1, 2, 3]
+    assert [dds.keep("/t", mod.reads_tally, 1) for _ in range(3)] == [1, 2, 3]  # total() reads self
+    assert runs(mod) == {"counter": 3, "log_length": 3, "reads_tally": 3}
+
+
+def test_unpicklable_globals_are_identified_by_type_with_one_warning(mod, caplog):
+    with caplog.at_level(logging.WARNING, logger="dds"):
+        assert [dds.keep("/lock", mod.with_lock, 1) for _ in range(3)] == [2, 2, 2]
+        assert dds.keep("/h", mod.with_handle) is True and dds.keep("/h", mod.with_handle) is True
+    assert runs(mod) == {"with_lock": 1, "with_handle": 1}
+    warnings = [r.getMessage() for r in caplog.records if "cannot be pickled" in r.getMessage()]
+    assert len(warnings) <= 2, warnings  # once per type (an earlier test in the process may have warned)
+    for message in warnings:
+        assert "dds.register_hasher(type(" in message
+
+
+def test_a_refit_global_model_reruns_its_reader(mod):
+    sklearn = pytest.importorskip("sklearn.linear_model")
+    import numpy as np
+
+    x = np.arange(10.0).reshape(-1, 1)
+    mod.MODEL = sklearn.LinearRegression().fit(x, 2 * x[:, 0])
+    probe = np.array([[1.0]])
+    assert dds.keep("/p", mod.predict, probe) == [2.0]
+    assert dds.keep("/p", mod.predict, probe) == [2.0]
+    mod.MODEL.fit(x, 3 * x[:, 0])  # refit in place, as a notebook would
+    assert dds.keep("/p", mod.predict, probe) == [3.0]
+    assert runs(mod) == {"predict": 2}
+
+
+def test_the_guard_names_the_global_a_run_changed(mod, caplog):
+    with caplog.at_level(logging.WARNING, logger="dds"):
+        assert dds.keep("/sq", mod.cached_square, 4) == 16
+        assert dds.keep("/sq", mod.cached_square, 4) == 16
+    assert runs(mod) == {"cached_square": 2}  # CACHE is read: an input, changed by the run itself
+    [message] = [r.getMessage() for r in caplog.records if "the next call will compute it again" in r.getMessage()]
+    assert f"dds.ignore('{mod.__name__}.CACHE')" in message
+
+
+def test_ignore_by_name_and_by_object(mod):
+    dds.ignore(f"{mod.__name__}.CACHE")
+    assert [dds.keep("/sq", mod.cached_square, 5) for _ in range(3)] == [25] * 3
+    assert runs(mod) == {"cached_square": 1}
+    ignored.forget()
+    mod.RUNS.clear()
+    dds.ignore(mod.COUNTER)
+    assert [dds.keep("/c", mod.counter) for _ in range(3)] == [1, 1, 1]  # the user said: not an input
+    assert runs(mod) == {"counter": 1}
+
+
+def test_ignore_refuses_a_name_it_cannot_resolve():
+    with pytest.raises(dds.ArgumentError, match=r"dds.ignore\('mypackage.tracking.RAN'\)"):
+        dds.ignore("RAN")
+
+
+def test_model_hash_is_the_same_after_a_round_trip_through_pickle():
+    sklearn = pytest.importorskip("sklearn.ensemble")
+    import pickle
+
+    import numpy as np
+
+    from dds.signature import SignatureBuilder
+
+    x = np.arange(40.0).reshape(-1, 2)
+    forest = sklearn.RandomForestRegressor(n_estimators=3, random_state=0).fit(x, x[:, 0])
+    again = pickle.loads(pickle.dumps(forest))
+    digest = SignatureBuilder().value_digest
+    assert digest(forest) == digest(again)
+    again.set_params(n_estimators=4)
+    assert digest(forest) != digest(again)
+    gen = np.random.default_rng(1)
+    before = digest(gen)
+    gen.random()
+    assert digest(gen) != before
