@@ -57,6 +57,8 @@ def warm_modules() -> dict[str, str]:
     return {
         "bw/__init__.py": "",
         "bw/trivial.py": "def trivial():\n    return 1\n",
+        # the same hit when the function logs into a module-level list (write-only: not an input)
+        "bw/logged.py": "RAN = []\n\n\ndef logged():\n    RAN.append('logged')\n    return 1\n",
         "bw/deps.py": "\n\n".join(deps),
     }
 
@@ -74,16 +76,20 @@ def _unused(prefix: str, count: int) -> str:
     return "\n\n".join(out)
 
 
-def pipeline_modules(pkg: str, unused: int) -> dict[str, str]:
+def pipeline_modules(pkg: str, unused: int, logging: bool = False) -> dict[str, str]:
+    """The 50-step pipeline; ``logging``: every step also appends its name to a list in the helper module."""
     helpers = ["SCALE = 3\nOFFSETS = (1, 2, 3, 4, 5)\n"]
+    if logging:
+        helpers.append("RAN = []\n\n\ndef record(name):\n    RAN.append(name)\n")
+    log = (lambda i: f"    helpers.record('step_{i}')\n") if logging else (lambda i: "")
     for i in range(10):
         helpers.append(f"def h{i}(values):\n    return [(v * SCALE + OFFSETS[{i % 5}]) % 1000 for v in values][:8]\n")
     if unused:
         helpers.append(_unused("unused_helper_", unused // 2))
     steps = [f"from {pkg} import helpers\n\nK = [{', '.join(str(i) for i in range(STEPS))}]\n"]
-    steps.append("def step_0(n):\n    return helpers.h0(list(range(n)))\n")
+    steps.append(f"def step_0(n):\n{log(0)}    return helpers.h0(list(range(n)))\n")
     for i in range(1, STEPS):
-        steps.append(f"def step_{i}(prev):\n    return [v + K[{i}] for v in helpers.h{i % 10}(prev)]\n")
+        steps.append(f"def step_{i}(prev):\n{log(i)}    return [v + K[{i}] for v in helpers.h{i % 10}(prev)]\n")
     if unused:
         steps.append(_unused("unused_step_", unused - unused // 2))
     # plain names (dds_py's eval refuses `steps.step_0` as a kept callable)
@@ -157,6 +163,7 @@ def generate(root: str) -> None:
     files.update(warm_modules())
     files.update(pipeline_modules("pipe", 0))
     files.update(pipeline_modules("pipeu", UNUSED))
+    files.update(pipeline_modules("pipelog", 0, logging=True))
     files.update(sig_modules())
     files["bigsrc.py"] = BIGSRC
     files["bigfn.py"] = ("import bigsrc\n\n\ndef produce():\n    return bigsrc.get()\n\n\n"

@@ -138,13 +138,18 @@ class Suite:
                 self.add(Row(label, lib, f"{hit:.1f} µs", f"plain call {_us(call)}, dict {_us(data['dict_us'])}",
                              f"{hit / call:.0f}× call", f"≤ {target:g} µs" if lib == "dds" else "",
                              _verdict(lib, hit <= target), raw=data))
+            if data is not None:  # issue 13: a step logging into a module list costs what a plain one does
+                ratio = data["logged_hit_us"] / data["trivial_hit_us"]
+                self.add(Row("warm hit: logs into a module list", lib, f"{data['logged_hit_us']:.1f} µs",
+                             f"trivial hit {_us(data['trivial_hit_us'])}", f"{ratio:.2f}× trivial",
+                             "≤ 1.1×" if lib == "dds" else "", _verdict(lib, ratio <= 1.1), raw=data))
         self.peer_missing("warm hit")
 
     def bench_pipeline(self) -> None:
         print("\n# fresh process re-running a fully cached 50-step pipeline: dds overhead = process − import-only "
               "process (median of paired runs; the packages with and without unused functions interleaved)")
         reps = self.reps(15, 7)
-        packages = (("pipe", ""), ("pipeu", " + 1,000 unused fns"))
+        packages = (("pipe", ""), ("pipeu", " + 1,000 unused fns"), ("pipelog", " + logging to a helper list"))
         for mode in ("keep", "eval"):
             for lib in self.libs():
                 if mode == "eval" and lib == "checkpointer":
@@ -206,6 +211,12 @@ class Suite:
                 self.add(Row(f"  unused/plain overhead, {mode}", lib, f"{r:.2f}×",
                              f"same pipeline without them (call alone {calls:.2f}×)", "",
                              "≤ 1.2×" if apply else "", _verdict(lib, r <= 1.2 if apply else None)))
+                r = overhead["pipelog"] / max(overhead["pipe"], 1e-9)
+                calls = statistics.median(samples["pipelog"]["call"]) / statistics.median(samples["pipe"]["call"])
+                apply = lib == "dds"
+                self.add(Row(f"  logging/plain overhead, {mode}", lib, f"{r:.2f}×",
+                             f"same pipeline without logging (call alone {calls:.2f}×)", "",
+                             "≤ 1.1×" if apply else "", _verdict(lib, r <= 1.1 if apply else None)))
         self.peer_missing("50-step no-op rerun")
 
     def pipeline_failed(self, mode: str, lib: str, packages: tuple, err: str) -> None:

@@ -183,14 +183,15 @@ def emit(**fields) -> None:
 # ----------------------------------------------------------------------------- benchmarks
 def warm(lib_name: str, store: str, batches: str) -> None:
     """Warm cache hits in one process: trivial function, and one reaching 20 helpers + 10 constants."""
-    from bw import deps, trivial
+    from bw import deps, logged, trivial
 
     lib = Lib(lib_name, store, accept=("bw",))
     out = {"lib": lib_name, "version": version_of(lib_name)}
     nb = int(batches)
     table = {"/w/trivial": 1}
     for case, path, fn, expected in (("trivial", "/w/trivial", trivial.trivial, 1),
-                                     ("deps", "/w/deps", deps.target, deps.target())):
+                                     ("deps", "/w/deps", deps.target, deps.target()),
+                                     ("logged", "/w/logged", logged.logged, 1)):
         hit = lib.wrap(path, fn)
         if hit() != expected or hit() != expected:  # first call computes, second is a hit
             raise SystemExit(f"{lib_name}: wrong value for {case}")

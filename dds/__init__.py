@@ -1,7 +1,7 @@
 """dds: data-driven programming. Keep what a function returns, recompute only when its code changes.
 
 Public API (everything else may change): ``keep``, ``data_function`` (``dds_function``), ``load``,
-``set_store``, ``eval``, ``why``, ``accept_module``, ``reject_module``, ``register_hasher``, ``register_codec``,
+``set_store``, ``eval``, ``why``, ``accept_module``, ``reject_module``, ``ignore``, ``register_hasher``, ``register_codec``,
 ``set_option``, ``get_option`` and the ``DDSError`` family; for notebooks, ``info`` and ``graph`` (shown as
 HTML/SVG in Jupyter) and ``%load_ext dds`` (the ``%%dds /path`` cell magic, see docs/notebooks.md).
 """

@@ -202,3 +202,70 @@ def test_model_hash_is_the_same_after_a_round_trip_through_pickle():
     before = digest(gen)
     gen.random()
     assert digest(gen) != before
+
+
+WRITES = """
+    import collections
+
+    LIST = []
+    DQ = collections.deque()
+
+
+    class Odd:
+        def __init__(self):
+            self.items = []
+
+        def add(self, x):
+            self.items.append(x)
+            if len(self.items) > 100:  # reads self: not write-only
+                self.items.clear()
+
+
+    ODD = Odd()
+
+
+    def removes():
+        LIST.remove(1) if 1 in LIST else None
+        return 0
+
+
+    def pops():
+        LIST.append(1)
+        LIST.pop()
+        return 0
+
+
+    def deque_and_odd():
+        DQ.appendleft(1)
+        ODD.add(1)
+        return 0
+
+
+    def deque_only():
+        DQ.appendleft(1)
+        DQ.extend([2])
+        return 0
+"""
+
+
+def _deps(fn, path="/x"):
+    from dds.signature import SignatureBuilder
+
+    tree = SignatureBuilder().call_signature(path, fn, (), {}).tree
+    return {dep[0]: dep[3] for unit in tree["units"].values() for dep in unit["deps"]}
+
+
+def test_which_method_calls_count_as_writes(tmp_path, monkeypatch):
+    name = f"writes_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(WRITES), encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module(name)
+    try:
+        assert not _deps(module.removes)["LIST"]  # `1 in LIST` reads it
+        assert "written only" not in str(_deps(module.pops)["LIST.pop"])  # pop raises on an empty list
+        deps = _deps(module.deque_and_odd)
+        assert deps["DQ.appendleft"] == "<written only: deque>"
+        assert "written only" not in str(deps["ODD.add"])  # Odd.add reads len(self.items)
+        assert set(_deps(module.deque_only).values()) >= {"<written only: deque>"}
+    finally:
+        sys.modules.pop(name, None)

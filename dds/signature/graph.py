@@ -369,7 +369,7 @@ class SignatureBuilder:
             if kinds is None or not self._written_only(unit, label, value, chain[used:], kinds, qualified):
                 self._dep(unit, label, value, qualified)
         for name, chain, path in shape.literal_calls:
-            callee = _getattr_chain(lookup(name), chain, probes)  # through any module: dds itself is a library
+            callee = _module_attr_chain(lookup(name), chain, probes)  # dds itself is a library
             if getattr(callee, "__dds_load__", False):
                 stored = self._load_sig(path)
                 unit.deps.append([f"load({path})", digest("load", path, stored or "absent"), [], stored])
@@ -594,6 +594,19 @@ def _tree(root: Unit) -> dict:
                            "deps": unit.deps}
         todo.extend(unit.refs)
     return {"scheme": SCHEME, "root": root.key, "units": units}
+
+
+def _module_attr_chain(value: Any, chain: tuple[str, ...], probes: Probes) -> Any:
+    """``name.a.b`` when every step but the last is a module (``dds.load``, ``pipe.dds.keep``), else MISSING:
+    a method of some other object is never a dds API function, and re-reading it on every warm call would
+    fail the memo's identity check (``obj.method`` is a new bound method each time)."""
+    for attr in chain:
+        if not isinstance(value, types.ModuleType):
+            return _MISSING
+        found = getattr(value, attr, _MISSING)
+        probes.attr(value, attr, found)
+        value = found
+    return value
 
 
 def _getattr_chain(value: Any, chain: tuple[str, ...], probes: Probes | None = None) -> Any:

@@ -17,6 +17,7 @@ Nothing here uses ``hash()`` or ``id()`` for the result: digests are identical a
 
 from __future__ import annotations
 
+import collections
 import copyreg
 import dataclasses
 import datetime
@@ -102,6 +103,8 @@ class ValueHasher:
 
     def token(self, value: Any) -> str:
         tp = type(value)
+        if (tp is str or tp is bytes) and len(value) >= _LARGE:
+            return _large_immutable_token(value)
         scalar = _SCALARS.get(tp)
         if scalar is not None:
             return digest(_type_name(tp), *scalar(value))
@@ -241,6 +244,30 @@ class ValueHasher:
 
 
 _warned_opaque: set[str] = set()  # types already warned about in this process
+
+_LARGE = 1 << 16
+_LARGE_BUDGET = 256 << 20  # bytes of values held at most (the least recently hashed are let go first)
+#: id -> (value, token) of large str/bytes values hashed in this process. They cannot change, so a value
+#: that came out of the store (or any other) and is passed on to the next step costs a lookup, not a pass.
+_large_tokens: collections.OrderedDict[int, tuple[Any, str]] = collections.OrderedDict()
+_large_held = [0]
+
+
+def _large_immutable_token(value: str | bytes) -> str:
+    key = id(value)
+    known = _large_tokens.get(key)
+    if known is not None and known[0] is value:
+        _large_tokens.move_to_end(key)
+        return known[1]
+    tp = type(value)
+    token = digest(_type_name(tp), *(_SCALARS[str](value) if tp is str else (value,)))
+    if len(value) <= _LARGE_BUDGET // 4:
+        _large_tokens[key] = (value, token)  # holds the value: its id cannot be reused while it is here
+        _large_held[0] += len(value)
+        while _large_held[0] > _LARGE_BUDGET:
+            _, (old, _) = _large_tokens.popitem(last=False)
+            _large_held[0] -= len(old)
+    return token
 
 
 def _canonical_state(state: Any) -> Any:
