@@ -40,7 +40,8 @@ setup(
         "notebook": NOTEBOOK,
         "docs": DOCS,
         "dev": ["pandas>=1.5", "numpy>=1.23", "pydotplus>=2.0", "pyspark>=3.5", "deltalake>=0.15",
-                "s3fs>=2023.1", "moto[server]>=5", "boto3", "pytest>=7", "hypothesis>=6"] + NOTEBOOK + DOCS,
+                "s3fs>=2023.1", "moto[server]>=5", "boto3", "pytest>=7", "hypothesis>=6",
+                "scikit-learn>=1.2"] + NOTEBOOK + DOCS,  # real estimators as inputs in tests (issue 13)
     },
     entry_points={"console_scripts": ["dds=dds.cli:main"]},
     license="Apache-2.0",
