@@ -269,3 +269,64 @@ def test_which_method_calls_count_as_writes(tmp_path, monkeypatch):
         assert set(_deps(module.deque_only).values()) >= {"<written only: deque>"}
     finally:
         sys.modules.pop(name, None)
+
+
+HOOKS = """
+    class Guarded(dict):
+        def __setitem__(self, key, value):
+            if key in self:  # reads its state while being written to
+                raise KeyError(key)
+            super().__setitem__(key, value)
+
+
+    class WithProperty:
+        def __init__(self):
+            self._level = 0
+
+        @property
+        def level(self):
+            return self._level
+
+        @level.setter
+        def level(self, value):
+            self._level = max(self._level, value)
+
+
+    class Plain:
+        pass
+
+
+    GUARDED = Guarded()
+    PROP = WithProperty()
+    PLAIN = Plain()
+
+
+    def writes_guarded():
+        GUARDED["k"] = 1
+        return 0
+
+
+    def writes_property():
+        PROP.level = 3
+        return 0
+
+
+    def writes_plain():
+        PLAIN.level = 3
+        PLAIN.seen = True
+        return 0
+"""
+
+
+def test_writes_through_user_hooks_or_properties_stay_inputs(tmp_path, monkeypatch):
+    name = f"hooks_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(HOOKS), encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module(name)
+    try:
+        assert "written only" not in str(_deps(module.writes_guarded)["GUARDED"])
+        assert "written only" not in str(_deps(module.writes_property)["PROP.level"])
+        deps = _deps(module.writes_plain)
+        assert deps["PLAIN.level"] == deps["PLAIN.seen"] == "<written only: Plain>"
+    finally:
+        sys.modules.pop(name, None)

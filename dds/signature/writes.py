@@ -52,11 +52,12 @@ def only_writes(target: Any, tail: tuple[str, ...], kinds: tuple[str, ...], shap
     for kind in kinds:
         if kind == "attr":  # X.a.b = v writes attribute b of X.a; with no tail it rebinds a module attribute
             owner = _walk(target, tail[:-1])
-            if owner is _NOTHING or (tail and isinstance(owner, _CODE)):
+            if owner is _NOTHING or (tail and (isinstance(owner, _CODE) or _custom_write(owner, _ATTR_HOOKS, is_user)
+                                               or _descriptor(owner, tail[-1]))):
                 return False
         elif kind == "item":  # X.a[k] = v writes into X.a
             owner = _walk(target, tail)
-            if owner is _NOTHING or isinstance(owner, _CODE):
+            if owner is _NOTHING or isinstance(owner, _CODE) or _custom_write(owner, _ITEM_HOOKS, is_user):
                 return False
         elif kind == "call":  # X.a.m(...): m's receiver is X.a; no tail means a function called by name
             if not tail:
@@ -67,6 +68,26 @@ def only_writes(target: Any, tail: tuple[str, ...], kinds: tuple[str, ...], shap
         else:
             return False
     return True
+
+
+_ATTR_HOOKS = ("__setattr__", "__delattr__")
+_ITEM_HOOKS = ("__setitem__", "__delitem__")
+
+
+def _custom_write(owner: Any, hooks: tuple[str, ...], is_user: Callable[[str], bool]) -> bool:
+    """A user class that defines how it is written to (``__setitem__`` ...) may read its state there."""
+    for klass in type(owner).__mro__:
+        if is_user(klass.__module__) and any(hook in vars(klass) for hook in hooks):
+            return True
+    return False
+
+
+def _descriptor(owner: Any, name: str) -> bool:
+    """``owner.name = v`` runs code when the class defines ``name`` as a property or other data descriptor."""
+    for klass in type(owner).__mro__:
+        if name in vars(klass):
+            return hasattr(type(vars(klass)[name]), "__set__")
+    return False
 
 
 def _walk(value: Any, chain: tuple[str, ...]) -> Any:
