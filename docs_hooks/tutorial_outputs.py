@@ -58,7 +58,15 @@ def on_files(files, config, **kwargs):
 
 
 def on_page_markdown(markdown: str, page, config, files, **kwargs) -> str:
-    if page.file.src_uri != PAGE or _session is None:
+    if _session is None:
+        return markdown
+    for site_path in PICTURES:  # any page may show them (the home page shows the graph)
+        if site_path not in _session.pictures:  # no Graphviz: say so where the picture would be
+            name = site_path.split("/")[1]
+            markdown = re.sub(rf"!\[([^\]]*)\]\({re.escape(site_path)}\)",
+                              rf"*(The picture `{name}` is drawn by Graphviz's `dot`, which was not installed "
+                              r"when this site was built: \1.)*", markdown)
+    if page.file.src_uri != PAGE:
         return markdown
 
     def output(match: re.Match) -> str:
@@ -68,14 +76,7 @@ def on_page_markdown(markdown: str, page, config, files, **kwargs) -> str:
                            f"(docs_hooks/tutorial_outputs.py: {sorted(_session.outputs)})")
         return "```console\n" + _session.outputs[name].rstrip("\n") + "\n```"
 
-    markdown = re.sub(r"<!-- dds-output ([\w-]+) -->", output, markdown)
-    for site_path in PICTURES:
-        if site_path not in _session.pictures:  # no Graphviz: say so where the picture would be
-            name = site_path.split("/")[1]
-            markdown = re.sub(rf"!\[([^\]]*)\]\({re.escape(site_path)}\)",
-                              rf"*(The picture `{name}` is drawn by Graphviz's `dot`, which was not installed "
-                              r"when this site was built: \1.)*", markdown)
-    return markdown
+    return re.sub(r"<!-- dds-output ([\w-]+) -->", output, markdown)
 
 
 # ------------------------------------------------------------------------------------------- session

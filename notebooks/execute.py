@@ -59,6 +59,12 @@ def scrub(nb) -> None:
                     continue
             if output.get("output_type") == "stream":
                 output["text"] = scrub_text(output["text"])
+                previous = cell.outputs[cell.outputs.index(output) - 1] if cell.outputs.index(output) else None
+                if previous is not None and previous.get("output_type") == "stream" and \
+                        previous.get("name") == output.get("name"):  # one block: the kernel's flushes vary
+                    previous["text"] += output["text"]
+                    cell.outputs.remove(output)
+                    continue
             for mime, value in output.get("data", {}).items():
                 if mime.startswith("text/") or mime == "image/svg+xml":
                     output["data"][mime] = scrub_text(value if isinstance(value, str) else "".join(value))
