@@ -325,7 +325,8 @@ def signature_tree(store: Path, path: str) -> str:
         old = old_units.get(key)
         changed = old is not None and old.get("sig") != unit.get("sig")
         title = unit.get("where") if unit.get("kind") == "call" else key.replace(":", ".")
-        kind = "the call (path, function, arguments)" if unit.get("kind") == "call" else f"{unit.get('kind')}: its code and what it reads"
+        kind = ("the call (path, function, arguments)" if unit.get("kind") == "call"
+                else f"{unit.get('kind')}: its code and what it reads")
         fill = changed_colour if changed else "#e6f0fa"
         label = _html_label((title, "b"), (kind, "small"), ("signature " + unit["sig"][:10], "small"))
         lines.append(f'{_q(key)} [fillcolor="{fill}", label={label}];')

@@ -162,7 +162,8 @@ def ls_command(ctx: click.Context, prefix: str | None, where: tuple[str, ...]) -
         rows.append([path, str(meta.get("signature", ""))[:10], describe.human_size(describe.blob_size(meta)),
                      describe.age(meta.get("stored_at")), str(meta.get("function", "?"))])
     if not rows:
-        what = " and ".join(([f"under {_prefix(prefix)}"] if prefix else []) + ([f"with {' '.join(where)}"] if where else []))
+        filters = ([f"under {_prefix(prefix)}"] if prefix else []) + ([f"with {' '.join(where)}"] if where else [])
+        what = " and ".join(filters)
         click.echo(f"dds ls: nothing is stored {what or 'yet'} in the {store.describe()}"
                    + (". `dds ls` lists every stored path." if what else "."), err=True)
         if what:
