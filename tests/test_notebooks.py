@@ -164,3 +164,11 @@ def test_notebook_runs_shows_what_it_teaches_and_matches_its_committed_outputs(n
     assert len(code_cells(committed)) == len(cells)
     assert not stale, (f"{notebook.name}: the committed outputs are stale (run `make notebooks`); first "
                        f"difference in In [{stale[0][0]}]:\n--- committed:\n{stale[0][1]}\n--- now:\n{stale[0][2]}")
+
+
+def test_a_cell_file_this_kernel_did_not_number_keeps_its_name():
+    """Outside a kernel (or for another session's cell) ``why`` shows the file name as it was stored."""
+    from dds.notebook import cell_location
+
+    assert cell_location("/tmp/ipykernel_1614/3482856672.py:12") == "/tmp/ipykernel_1614/3482856672.py:12"
+    assert cell_location("pipe/util.py:3") == "pipe/util.py:3"
