@@ -60,8 +60,20 @@ $(VENV)/.installed-docs: $(VENV)/bin/python setup.py pyproject.toml
 	$(PY) -m pip install --quiet -e ".[docs]"
 	touch $@
 
-docs: $(VENV)/.installed-docs
+# The tutorial's pictures need Graphviz (installed by `graphviz` where it can be; without it the tutorial
+# says where each picture would be). Search needs a web server: `make docs-serve` (see README).
+docs: $(VENV)/.installed-docs graphviz
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
+
+docs-serve: docs
+	@echo "the user guide, with search: http://127.0.0.1:8000/index.html (Ctrl-C stops it)"
+	$(PY) -m http.server --bind 127.0.0.1 --directory site 8000
+
+# Execute notebooks/*.ipynb on a fresh kernel of this venv and write them back with their outputs, scrubbed
+# of timings and temporary paths (tests/test_notebooks.py fails when the committed outputs are stale).
+.PHONY: notebooks docs-serve
+notebooks: $(VENV)/.installed-dev
+	$(PY) notebooks/execute.py
 
 clean:
 	rm -rf $(VENV) .dds build *.egg-info

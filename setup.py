@@ -11,8 +11,11 @@ with open(os.path.join(here, "dds", "_version.py")) as f:
 
 # The %%dds magic and rich display need IPython; the tests execute notebooks/ on a fresh kernel (nbclient).
 NOTEBOOK = ["ipython>=8", "ipykernel>=6", "nbclient>=0.7", "nbformat>=5"]
-# `make docs`: the mkdocs-material site with an API reference generated from docstrings.
-DOCS = ["mkdocs>=1.5", "mkdocs-material>=9", "mkdocstrings[python]>=0.24"]
+# `make docs`: the mkdocs-material site with an API reference generated from docstrings, the notebooks
+# rendered with their outputs (mkdocs-jupyter), and the tutorial, whose build runs examples/pipeline.py and
+# draws its graph (pandas, numpy, pydotplus).
+DOCS = ["mkdocs>=1.5", "mkdocs-material>=9", "mkdocstrings[python]>=0.24", "mkdocs-jupyter>=0.24",
+        "pandas>=1.5", "numpy>=1.23", "pydotplus>=2.0"]
 
 setup(
     name="dds",

@@ -155,8 +155,13 @@ class PipelineGraph:
         return self._svg
 
     def __repr__(self) -> str:
+        from .graph import legend_lines
+
         note = "" if shutil.which("dot") else "\n(install Graphviz's `dot` to see this graph drawn in Jupyter)"
-        return f"dds.graph({self.name}): {len(self.plan.steps)} step(s)\n{self.plan.to_text()}{note}"
+        statuses = list(dict.fromkeys(step.status for step in self.plan.steps.values()))
+        legend = "".join(f"\n  {line}" for line in legend_lines(statuses))
+        return (f"dds.graph({self.name}): {len(self.plan.steps)} step(s)\n{self.plan.to_text()}"
+                + (f"\nlegend:{legend}" if legend else "") + note)
 
 
 def graph(pipeline: Callable, *args: Any, **kwargs: Any) -> PipelineGraph:

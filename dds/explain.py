@@ -8,6 +8,7 @@ roots and following only the dependencies whose tokens differ finds exactly the 
 
 from __future__ import annotations
 
+import sys
 from typing import Iterable
 
 from .errors import NotFoundError
@@ -41,7 +42,7 @@ def diff_trees(old: dict, new: dict) -> list[str]:
         here = trail + (_label(new_key),)
         prefix = " -> ".join(here)
         if a.get("code") != b.get("code"):
-            lines.append(f"{prefix}: code changed ({b.get('where', '?')})")
+            lines.append(f"{prefix}: code changed ({_where(b.get('where', '?'))})")
         old_deps = {d[0]: d for d in a["deps"]}
         new_deps = {d[0]: d for d in b["deps"]}
         for name in new_deps.keys() - old_deps.keys():
@@ -69,6 +70,15 @@ def diff_trees(old: dict, new: dict) -> list[str]:
             else:
                 lines.append(f"{prefix}: {_describe(name)} changed")
     return lines
+
+
+def _where(where: str) -> str:
+    """Where a unit's code is, for people: a notebook cell is named by its number (``In [3], line 1``)."""
+    if "IPython" not in sys.modules:
+        return where
+    from .notebook import cell_location
+
+    return cell_location(where)
 
 
 def _any_changed(old_refs: Iterable[str], new_refs: Iterable[str], old_units: dict, new_units: dict) -> bool:

@@ -20,6 +20,15 @@ COLOURS = {  # fill colour per status; a legend is part of the graph
     "may run": "#fee08b",
     "ran": "#f4a582",
 }
+READ_ONLY = "read only"
+LEGEND = {  # what each colour means, in the words the legend box shows
+    "fresh": "fresh: stored for this code, loads",
+    "will run": "will run: code, inputs or upstream changed",
+    "may run": "may run: depends on values known at run time",
+    "ran": "ran: computed in this run",
+    "loaded": "loaded: read from the store in this run",
+    READ_ONLY: "read only: loaded, kept by another pipeline",
+}
 FORMATS = ("dot", "svg", "png")
 
 
@@ -31,17 +40,51 @@ def to_dot(plan: Plan) -> Any:
         raise DDSError("Exporting a graph needs pydotplus. Fix: pip install 'dds[graph]' (or pydotplus).") from None
     graph = pydotplus.Dot(graph_type="digraph", rankdir="LR")
     graph.set_node_defaults(shape="box", style='"rounded,filled"', fontname="Helvetica", fontsize="10")
+    shown = []  # the statuses drawn, in order: the legend explains only those
     for path, step in plan.steps.items():
-        sig = step.sig[:10] if step.sig else "?"
-        label = f"{path}\\n{step.function}\\n{sig} · {step.status}"
-        graph.add_node(pydotplus.Node(_quote(path), label=_quote(label), fillcolor=COLOURS.get(step.status, "white"),
+        graph.add_node(pydotplus.Node(_quote(path), label=_quote(node_label(step)),
+                                      fillcolor=COLOURS.get(step.status, "white"),
                                       tooltip=_quote(step.reason or step.status)))
+        shown.append(step.status)
     for path, step in plan.steps.items():
         for up in step.upstream:
             if up not in plan.steps:
-                graph.add_node(pydotplus.Node(_quote(up), label=_quote(f"{up}\\n(read only)"), fillcolor="white"))
+                graph.add_node(pydotplus.Node(_quote(up), label=_quote(f"{up}\\n{READ_ONLY}"), fillcolor="white"))
+                shown.append(READ_ONLY)
             graph.add_edge(pydotplus.Edge(_quote(up), _quote(path)))
+    if shown:
+        graph.add_subgraph(_legend(pydotplus, list(dict.fromkeys(shown))))
     return graph
+
+
+def node_label(step: Any) -> str:
+    """Path, function, then what an evaluation does and why (the signature when it is known before running:
+    a step whose inputs are upstream values gets its signature only at run time, so none is shown)."""
+    lines = [step.path, step.function]
+    status = f"{step.status} · {step.sig[:10]}" if step.sig else step.status
+    lines.append(status)
+    if step.reason and step.status not in ("fresh", "loaded", "ran"):
+        lines.append(_shorten(step.reason, 48))
+    return "\\n".join(lines)
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def legend_lines(statuses: list[str]) -> list[str]:
+    """The legend as text, one status a line (``dds graph`` prints it under a text graph)."""
+    return [LEGEND.get(status, status) for status in statuses]
+
+
+def _legend(pydotplus: Any, statuses: list[str]) -> Any:
+    """A boxed legend with one swatch per status drawn, beside the graph."""
+    legend = pydotplus.Cluster("legend", label=_quote("legend"), fontname="Helvetica", fontsize="10",
+                               style="dashed", color="#999999", rank="same")  # one column beside LR
+    for status in statuses:
+        legend.add_node(pydotplus.Node(_quote(f"legend: {status}"), label=_quote(LEGEND.get(status, status)),
+                                       fillcolor=COLOURS.get(status, "white"), fontsize="9"))
+    return legend
 
 
 def _quote(text: str) -> str:
@@ -72,11 +115,15 @@ def export_graph(plan: Plan, filename: str | os.PathLike) -> str:
     return filename
 
 
+def plan_pipeline(pipeline: str, store: Any = None) -> Plan:
+    """The plan of the pipeline named ``module:function`` (imported, never run) on ``store``."""
+    from . import api
+    from .pipeline_ref import import_pipeline
+    from .plan import make_plan
+
+    return make_plan(import_pipeline(pipeline), (), {}, store or api.get_store())
+
+
 def export_pipeline_graph(pipeline: str, filename: str, store: Any = None) -> str:
     """``dds graph module:function -o FILE``: plan the pipeline (nothing runs) and draw it."""
-    from . import api
-    from .plan import make_plan
-    from .pipeline_ref import import_pipeline
-
-    fn = import_pipeline(pipeline)
-    return export_graph(make_plan(fn, (), {}, store or api.get_store()), filename)
+    return export_graph(plan_pipeline(pipeline, store), filename)

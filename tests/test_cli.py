@@ -72,6 +72,13 @@ def ls_rows(result) -> list[list[str]]:
     return [line.split("\t") for line in result.stdout.splitlines()]
 
 
+def nothing_matched(result, what: str) -> bool:
+    """``dds ls`` that matched nothing: exit 1, nothing on stdout, and a sentence saying so on stderr."""
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert result.stdout == "" and f"nothing is stored {what}" in result.stderr, result.stderr
+    return True
+
+
 def files_of(store: Path) -> list[str]:
     return sorted(str(p.relative_to(store)) for p in store.rglob("*"))
 
@@ -120,7 +127,8 @@ def test_ls_prefix(built):
     _, store, _, _ = built
     assert [r[0] for r in ls_rows(dds_cli(store, "ls", "/data/s"))] == ["/data/scaled"]
     assert [r[0] for r in ls_rows(dds_cli(store, "ls", "data/t"))] == ["/data/total"]
-    assert ls_rows(dds_cli(store, "ls", "/other")) == []
+    assert nothing_matched(dds_cli(store, "ls", "/other"), "under /other")
+    assert nothing_matched(dds_cli(store, "ls", "/nonexist"), "under /nonexist")
 
 
 def test_ls_where_filters_on_run_info_and_metadata(built):
@@ -129,9 +137,10 @@ def test_ls_where_filters_on_run_info_and_metadata(built):
     assert [r[0] for r in ls_rows(dds_cli(store, "ls", "--where", "build=b2"))] == ["/data/scaled", "/data/total"]
     both = ls_rows(dds_cli(store, "ls", "--where", f"host={socket.gethostname()}", "--where", "build=b2"))
     assert [r[0] for r in both] == ["/data/scaled", "/data/total"]
-    assert ls_rows(dds_cli(store, "ls", "--where", "host=not-this-host", "--where", "build=b2")) == []
+    assert nothing_matched(dds_cli(store, "ls", "--where", "host=not-this-host", "--where", "build=b2"),
+                           "with host=not-this-host build=b2")
     assert [r[0] for r in ls_rows(dds_cli(store, "ls", "--where", "function=pipe.scaled"))] == ["/data/scaled"]
-    assert ls_rows(dds_cli(store, "ls", "--where", "no_such_key=1")) == []
+    assert nothing_matched(dds_cli(store, "ls", "--where", "no_such_key=1"), "with no_such_key=1")
 
 
 def test_ls_where_without_equals_is_a_usage_error(built):
@@ -210,8 +219,10 @@ def test_show_unknown_path_names_it(built):
     result = dds_cli(store, "show", "/data/nope")
     assert result.returncode == 2
     assert "/data/nope" in result.stderr and "dds ls" in result.stderr and "Traceback" not in result.stderr
-    bad = dds_cli(store, "show", "relative")
-    assert bad.returncode == 2 and "'relative'" in bad.stderr and "Traceback" not in bad.stderr
+    relative = dds_cli(store, "show", "relative")  # read as /relative, like `dds ls relative`
+    assert relative.returncode == 2 and "Nothing is stored at /relative" in relative.stderr
+    bad = dds_cli(store, "show", "data//nope")
+    assert bad.returncode == 2 and "'/data//nope'" in bad.stderr and "Traceback" not in bad.stderr
 
 
 # ---------------------------------------------------------------------------------------------- export
@@ -385,3 +396,155 @@ def test_store_given_as_an_fsspec_url(tmp_path):
     result = dds_cli(f"file://{tmp_path}/remote", "ls")  # type: ignore[arg-type]
     assert result.returncode == 0, result.stderr
     assert [r[0] for r in ls_rows(result)] == ["/answer"]
+
+
+def test_ls_of_an_empty_store_says_so_and_succeeds(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = dds_cli(tmp_path / "empty", "ls")
+    assert result.returncode == 0 and result.stdout == ""
+    assert "nothing is stored yet" in result.stderr
+
+
+# ------------------------------------------------------------------------------- one consistent CLI
+STORE_COMMANDS = [  # every command that opens a store, with arguments that make it succeed on `built`
+    ("ls",), ("show", "/data/total"), ("cat", "/data/total"), ("why", "/data/total"), ("graph", "pipe:main"),
+    ("gc", "--dry-run"), ("verify",), ("export",), ("status", "pipe:main"), ("run", "pipe:main"),
+]
+
+
+@pytest.mark.parametrize("command", STORE_COMMANDS, ids=lambda c: c[0])
+def test_every_command_accepts_store_after_its_name(built, store, command):
+    workdir = built[0]
+    env = {"K": "3", "BUILD": "b2", "DDS_DIR": str(workdir / "not-this-one")}
+    after = dds_cli(None, *command, "--store", str(store), cwd=workdir, env=env)
+    assert after.returncode == 0, (after.stdout, after.stderr)
+    before = dds_cli(store, *command, cwd=workdir, env=env)
+    assert before.returncode == 0, before.stderr
+    if command[0] not in ("run", "status", "gc"):  # those print timings or ages that may differ
+        assert after.stdout == before.stdout
+    assert not (workdir / "not-this-one").exists()
+
+
+def test_store_after_the_command_wins_over_the_one_before(built, tmp_path):
+    _, store, _, _ = built
+    (tmp_path / "empty").mkdir()
+    result = dds_cli(tmp_path / "empty", "ls", "--store", str(store))
+    assert [r[0] for r in ls_rows(result)] == PATHS
+
+
+@pytest.mark.parametrize("command", ["show", "cat", "why"])
+def test_paths_are_accepted_without_the_leading_slash(built, command):
+    workdir, store, _, _ = built
+    with_slash = dds_cli(store, command, "/data/total", cwd=workdir)
+    without = dds_cli(store, command, "data/total", cwd=workdir)
+    assert with_slash.returncode == 0 and without.returncode == 0, without.stderr
+    assert without.stdout == with_slash.stdout and "/data/total" in without.stdout + (command == "cat") * "/data/total"
+
+
+def test_cat_prints_the_stored_value(built):
+    _, store, _, _ = built
+    assert dds_cli(store, "cat", "/data/total").stdout == "30\n"
+    assert dds_cli(store, "cat", "/data/scaled").stdout == "[0, 3, 6, 9, 12]\n"
+
+
+def test_cat_prints_text_and_bytes_as_they_are(tmp_path):
+    code = ("import dds\ndef text():\n    return 'line 1\\nline 2\\n'\ndef blob():\n    return b'\\x00raw'\n"
+            "dds.keep('/text', text)\ndds.keep('/blob', blob)\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path, timeout=120,
+                   env={**os.environ, "DDS_DIR": str(tmp_path / "s")})
+    assert dds_cli(tmp_path / "s", "cat", "text").stdout == "line 1\nline 2\n"
+    raw = subprocess.run([sys.executable, "-m", "dds.cli", "--store", str(tmp_path / "s"), "cat", "/blob"],
+                         capture_output=True, timeout=120)
+    assert raw.returncode == 0 and raw.stdout == b"\x00raw"
+
+
+def test_cat_of_a_missing_path_names_it_and_the_fix(built):
+    _, store, _, _ = built
+    result = dds_cli(store, "cat", "data/nothing")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "Nothing is stored at /data/nothing" in result.stderr and "dds ls" in result.stderr
+
+
+def test_graph_without_output_prints_dot_with_a_legend(built, store):
+    pytest.importorskip("pydotplus")
+    workdir = built[0]
+    result = dds_cli(store, "graph", "pipe:main", cwd=workdir, env={"K": "3", "BUILD": "x"})
+    assert result.returncode == 0, result.stderr
+    dot = result.stdout
+    assert dot.startswith("digraph") and all(f'"{p}"' in dot for p in PATHS)
+    assert "cluster_legend" in dot and "fresh: stored for this code" in dot
+    assert "?" not in dot  # no "? · fresh": a signature known only at run time is left out
+    if shutil.which("dot"):  # it is valid DOT: Graphviz renders it
+        svg = subprocess.run(["dot", "-Tsvg"], input=dot, capture_output=True, text=True, timeout=60)
+        assert svg.returncode == 0 and "<svg" in svg.stdout, svg.stderr
+
+
+def test_graph_text_names_each_path_and_explains_the_colours(built, store):
+    pytest.importorskip("pydotplus")
+    workdir = built[0]
+    result = dds_cli(store, "graph", "pipe:main", "--text", cwd=workdir, env={"K": "4", "BUILD": "x"})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:2] == ["fresh", "/data/raw"]
+    assert any("will run" in line and "/data/scaled" in line for line in lines)
+    assert "legend:" in lines and any(line.strip().startswith("will run:") for line in lines)
+
+
+def test_export_jsonl_is_one_object_a_line_and_json_is_still_accepted(built):
+    _, store, _, _ = built
+    lines = dds_cli(store, "export", "--jsonl").stdout.splitlines()
+    assert [json.loads(line)["path"] for line in lines] == PATHS
+    as_list = json.loads(dds_cli(store, "export").stdout)
+    assert json.loads(dds_cli(store, "export", "--json").stdout) == as_list
+    assert [json.loads(line) for line in lines] == as_list
+
+
+def test_main_help_starts_with_running_pipelines(built):
+    result = dds_cli(None, "--help")
+    assert result.returncode == 0
+    section = result.stdout.split("Commands:")[1].split("\n\n")[0]
+    listed = [line.split()[0] for line in section.strip().splitlines()]
+    assert listed[:2] == ["run", "status"], listed
+    assert "Run dds pipelines" in result.stdout and "dds run examples.pipeline:main" in result.stdout
+
+
+@pytest.mark.parametrize("command", [c[0] for c in STORE_COMMANDS])
+def test_every_help_ends_with_an_example(command):
+    result = dds_cli(None, command, "--help")
+    assert result.returncode == 0, result.stderr
+    tail = result.stdout.rstrip().split("Example:")
+    assert len(tail) == 2, result.stdout
+    assert all(line.strip().startswith("dds ") for line in tail[1].strip().splitlines())
+    assert "--store" in tail[0], f"dds {command} --help lists no --store option"
+
+
+def test_ls_in_a_real_terminal_is_an_aligned_table(built):
+    """A pseudo-terminal, as a person sees it: a bold header and aligned columns (pipes get TSV)."""
+    pty = pytest.importorskip("pty")
+    _, store, _, _ = built
+    import select
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the real `dds` on a terminal
+        os.execv(sys.executable, [sys.executable, "-m", "dds.cli", "ls", "--store", str(store)])
+    out = b""
+    while True:
+        ready, _, _ = select.select([fd], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the child exited and closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, out
+    text = out.decode().replace("\r\n", "\n")
+    assert "\x1b[1m" in text  # the bold header
+    plain = [line for line in text.replace("\x1b[1m", "").replace("\x1b[0m", "").splitlines() if line]
+    assert plain[0].split() == ["PATH", "SIGNATURE", "SIZE", "AGE", "FUNCTION"]
+    assert [line.split()[0] for line in plain[1:]] == PATHS
+    column = plain[0].index("SIGNATURE")
+    assert all(line[column - 2:column] == "  " and line[column] != " " for line in plain[1:])

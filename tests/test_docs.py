@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -88,3 +89,118 @@ def test_the_site_loads_nothing_from_the_network(site):
     for css in site.rglob("*.css"):
         text = css.read_text(encoding="utf-8", errors="replace")
         assert not re.search(r"@import\s+url\(\s*['\"]?(?:https?:)?//|fonts\.googleapis", text), css.name
+
+
+# ------------------------------------------------------------------------------ the tutorial's pictures
+TUTORIAL_PICTURES = ["tutorial/graph.svg", "tutorial/store.svg", "tutorial/signature.svg"]
+
+
+def test_the_tutorial_shows_real_output_and_pictures_made_by_the_build(site):
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz's dot is not installed: the tutorial's pictures are replaced by a note")
+    html = (site / "tutorial.html").read_text(encoding="utf-8")
+    for picture in TUTORIAL_PICTURES:
+        svg = site / picture
+        assert svg.is_file() and svg.read_text(encoding="utf-8").lstrip().startswith(("<?xml", "<svg")), picture
+        assert f'src="{picture}"' in html, f"the tutorial does not show {picture}"
+    graph = (site / "tutorial/graph.svg").read_text(encoding="utf-8")
+    assert "/example/report" in graph and "legend" in graph and "will run" in graph and "? ·" not in graph
+    assert "SLOPE = 4.0" in (site / "tutorial/signature.svg").read_text(encoding="utf-8")
+    assert "<!-- dds-output" not in html, "a tutorial output was not filled in"
+    text = re.sub(r"<[^>]+>", "", html)
+    for seen in ("$ dds run pipeline:main", "SLOPE changed 3.0 -&gt; 4.0", "4 loaded", "1 ran, 3 loaded",
+                 "$ dds why /example/model", "PATH             SIGNATURE", "because __main__.make_raw: SLOPE",
+                 "dds status: 1 of 4 path(s) would re-run: /example/report"):
+        assert seen in text, f"the tutorial lacks {seen!r}"
+
+
+def test_the_notebooks_are_pages_with_their_outputs(site):
+    page = (site / "notebooks" / "01_quickstart.html").read_text(encoding="utf-8")
+    assert "dds: computed /quickstart/lengths" in page and "code changed (In [" in page
+    assert 'href="notebooks/01_quickstart.html"' in (site / "tutorial.html").read_text(encoding="utf-8")
+
+
+def test_no_raw_sphinx_role_on_the_api_page(site):
+    html = (site / "api.html").read_text(encoding="utf-8")
+    assert not re.search(r":(?:class|func|meth|mod|attr|exc):", html), "a raw Sphinx role is shown"
+    assert "<code>dds.plan.Plan</code>" in html
+
+
+def test_cli_headings_are_short(site):
+    toc = re.findall(r'<a href="#([\w-]+)" class="md-nav__link">\s*<span class="md-ellipsis">\s*(.*?)\s*</span>',
+                     (site / "cli.html").read_text(encoding="utf-8"), re.S)
+    titles = [re.sub(r"<[^>]+>", "", title) for _, title in toc]
+    assert "dds run" in titles and "dds cat" in titles, titles
+    assert all(len(title) <= 24 for title in titles), [t for t in titles if len(t) > 24]
+
+
+# ----------------------------------------------------------------------------- in a real browser
+def _chromium() -> str:
+    """Debian's Chromium: found, else installed with apt-get where we are root; skipped otherwise."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        # Then again after `apt-get update`: a fresh machine has no package lists yet.
+        for commands in ([["apt-get", "install", "-y", "-qq", "chromium"]],
+                         [["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]]):
+            for command in commands:
+                subprocess.run(command, capture_output=True, timeout=900, env=env)
+            if shutil.which("chromium"):
+                return shutil.which("chromium")
+    pytest.skip("no Chromium (and it could not be installed with apt-get): the browser checks need it")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    from _chromium_cdp import Browser
+
+    with Browser(_chromium(), tmp_path_factory.mktemp("chromium")) as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def served(site):
+    """The site on http://127.0.0.1:PORT (search needs it: browsers refuse fetch() on file://)."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+class _QuietHandler(__import__("http.server").server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_pages_render_from_disk_with_their_pictures(site, browser, tmp_path):
+    for page in ("index.html", "tutorial.html", "notebooks/01_quickstart.html"):
+        browser.open((site / page).as_uri())
+        assert browser.evaluate("document.querySelector('article h1') !== null"), page
+        shot = tmp_path / (page.replace("/", "_") + ".png")
+        shot.write_bytes(browser.screenshot())
+        assert shot.stat().st_size > 10_000, f"{page}: the screenshot is blank"
+        overflowing = browser.evaluate(
+            "[...document.querySelectorAll('article pre > code')].filter(c => c.scrollWidth > c.clientWidth + 1)"
+            ".length")
+        assert overflowing == 0, f"{page}: {overflowing} code block(s) cut behind a scrollbar at 1280 px"
+    browser.open((site / "tutorial.html").as_uri())
+    images = browser.evaluate("[...document.querySelectorAll('article img')].map(i => [i.getAttribute('src'), "
+                              "i.complete && i.naturalWidth > 0])")
+    if shutil.which("dot"):
+        assert sorted(src for src, _ in images) == sorted(TUTORIAL_PICTURES), images
+    assert all(loaded for _, loaded in images), f"pictures that did not load: {images}"
+
+
+def test_search_answers_a_query(served, browser):
+    browser.open(f"{served}/tutorial.html")
+    found = browser.search("signature tree")
+    assert any("tutorial.html" in href for href in found), found

@@ -1,9 +1,10 @@
-"""The ``dds`` command: look into a store, explain it, clean it and check it.
+"""The ``dds`` command: run a pipeline, look into a store, explain it, clean it and check it.
 
-``dds [--store DIR] COMMAND``; the store is ``--store``, else ``$DDS_DIR``, else ``./.dds``. Output is
-plain tab-separated text when stdout is not a terminal, so it can be piped into other tools. A dds error
-prints its message (which names the path and the fix) and exits with status 2; ``verify`` exits 1 when it
-finds damage.
+``dds COMMAND [--store DIR]`` (or ``dds --store DIR COMMAND``); the store is ``--store``, else ``$DDS_DIR``,
+else ``./.dds``. Paths are accepted with or without their leading '/'. Output is plain tab-separated text
+when stdout is not a terminal, so it can be piped into other tools. A dds error prints its message (which
+names the path and the fix) and exits with status 2; ``verify`` exits 1 when it finds damage, ``ls`` when
+nothing matches.
 """
 
 from __future__ import annotations
@@ -22,8 +23,17 @@ from ..paths import validate_path
 from . import describe
 
 
+# The order `dds --help` lists commands in: running pipelines first, then looking, then maintenance.
+_ORDER = ("run", "status", "ls", "show", "cat", "why", "graph", "gc", "verify", "export")
+
+
 class _Group(click.Group):
-    """Turns a DDSError into its message on stderr and exit status 2, without a traceback."""
+    """Turns a DDSError into its message on stderr and exit status 2, without a traceback; lists the
+    commands in the order a newcomer needs them rather than alphabetically."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = super().list_commands(ctx)
+        return [n for n in _ORDER if n in names] + [n for n in names if n not in _ORDER]
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -33,26 +43,55 @@ class _Group(click.Group):
             ctx.exit(2)
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+_EPILOG = """\b
+Examples:
+  dds run examples.pipeline:main     run a pipeline: compute what changed, load the rest
+  dds status examples.pipeline:main  exit 1 if some path would re-run, and say why
+  dds ls example                     what is stored under /example
+  dds why /example/model             which edit made /example/model re-run
+  dds graph examples.pipeline:main -o pipeline.svg
+"""
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]}, epilog=_EPILOG)
 @click.option("--store", "store_dir", envvar="DDS_DIR", default=os.path.join(".", ".dds"), show_default=True,
               metavar="DIR", help="The store: a local directory or an fsspec URL such as s3://bucket/dds (also $DDS_DIR).")
 @click.version_option(package_name="dds", prog_name="dds")
 @click.pass_context
 def cli(ctx: click.Context, store_dir: str) -> None:
-    """Look into, explain, clean and check a dds store."""
+    """Run dds pipelines, and look into, explain, clean and check the store they keep their values in.
+
+    Every command takes --store DIR (a directory or an fsspec URL), before or after its name.
+    """
     ctx.obj = store_dir
+
+
+def _remember_store(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.meta["dds.store"] = value  # ctx.meta is shared by the whole command line: _store reads it
+
+
+def store_option(command: Callable) -> Callable:
+    """``--store`` on a subcommand (``dds ls --store DIR``); it wins over ``dds --store DIR ls``."""
+    return click.option("--store", metavar="DIR|URL", default=None, expose_value=False, callback=_remember_store,
+                        help="The store (a directory or an fsspec URL such as s3://bucket/dds); default "
+                             "$DDS_DIR, else ./.dds.")(command)
+
+
+def _location(ctx: click.Context) -> str:
+    return ctx.meta.get("dds.store") or ctx.find_root().obj
 
 
 def _store(ctx: click.Context):
     from ..store import create_store
 
-    directory = ctx.obj
+    directory = _location(ctx)
     if "://" in directory:  # any fsspec URL: s3://bucket/dds, file:///..., memory://...
         return create_store("fsspec", url=directory)
     if not os.path.isdir(directory):
         raise StoreError(
-            f"There is no dds store at {os.path.abspath(directory)}. Fix: pass --store DIR (before the command, "
-            f"e.g. `dds --store path/to/.dds ls`) or set DDS_DIR to the store your pipeline uses."
+            f"There is no dds store at {os.path.abspath(directory)}. Fix: pass the store your pipeline uses, "
+            f"e.g. `dds {ctx.info_name} --store path/to/.dds`, or set DDS_DIR to it."
         )
     return create_store("local", internal_dir=directory)
 
@@ -88,14 +127,27 @@ def _all_meta(store, on_error: Callable[[str, str, Exception], None] | None = No
     return out
 
 
+def _path(path: str) -> str:
+    """A store path typed on the command line: ``example/model`` means ``/example/model``."""
+    return validate_path(path if path.startswith("/") else "/" + path)
+
+
+def _example(*lines: str) -> str:
+    """An epilog for --help: click keeps the lines as they are (``\\b``)."""
+    return "\b\nExample:\n" + "\n".join(f"  {line}" for line in lines)
+
+
 # ------------------------------------------------------------------------------------------------ ls
-@cli.command("ls")
+@cli.command("ls", epilog=_example("dds ls /example", "dds ls --where host=ci-1 --store s3://bucket/dds"))
 @click.argument("prefix", required=False)
 @click.option("--where", "where", multiple=True, metavar="KEY=VALUE",
               help="Only values whose run info (or metadata) has KEY=VALUE, e.g. --where host=ci-1. Repeatable.")
+@store_option
 @click.pass_context
 def ls_command(ctx: click.Context, prefix: str | None, where: tuple[str, ...]) -> None:
-    """List stored paths: path, signature, size, age, function."""
+    """List stored paths (those starting with PREFIX): path, signature, size, age, function.
+
+    Exits 1, saying so, when a PREFIX or --where matches nothing."""
     try:
         conditions = describe.parse_where(where)
     except ValueError as exc:
@@ -109,12 +161,24 @@ def ls_command(ctx: click.Context, prefix: str | None, where: tuple[str, ...]) -
             continue
         rows.append([path, str(meta.get("signature", ""))[:10], describe.human_size(describe.blob_size(meta)),
                      describe.age(meta.get("stored_at")), str(meta.get("function", "?"))])
+    if not rows:
+        filters = ([f"under {_prefix(prefix)}"] if prefix else []) + ([f"with {' '.join(where)}"] if where else [])
+        what = " and ".join(filters)
+        click.echo(f"dds ls: nothing is stored {what or 'yet'} in the {store.describe()}"
+                   + (". `dds ls` lists every stored path." if what else "."), err=True)
+        if what:
+            ctx.exit(1)
+        return
     _table(rows, ["PATH", "SIGNATURE", "SIZE", "AGE", "FUNCTION"])
+
+
+def _prefix(prefix: str) -> str:
+    return prefix if prefix.startswith("/") else "/" + prefix
 
 
 def _under(path: str, prefix: str) -> bool:
     """A plain string prefix (``/data/s`` matches ``/data/scaled``); a missing leading '/' is added."""
-    return path.startswith(prefix if prefix.startswith("/") else "/" + prefix)
+    return path.startswith(_prefix(prefix))
 
 
 def _warn_damaged(path: str, sig: str, exc: Exception) -> None:
@@ -122,23 +186,16 @@ def _warn_damaged(path: str, sig: str, exc: Exception) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- show
-@cli.command("show")
+@cli.command("show", epilog=_example("dds show /example/model", "dds show example/model --json"))
 @click.argument("path")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw metadata as JSON.")
+@store_option
 @click.pass_context
 def show_command(ctx: click.Context, path: str, as_json: bool) -> None:
-    """Metadata, run info and lineage (upstream paths) of PATH."""
-    path = validate_path(path)
+    """Metadata, run info and lineage (upstream paths) of PATH. `dds cat PATH` prints the value itself."""
+    path = _path(path)
     store = _store(ctx)
-    sig = store.get_ref(path)
-    meta = store.read_meta(sig) if sig is not None else None
-    if meta is None:
-        raise NotFoundError(
-            f"Nothing is stored at {path} in the {store.describe()}. `dds ls` lists what is stored; "
-            f"run the step that keeps {path} first." if sig is None else
-            f"{path} points to signature {sig}, but its metadata is missing in the {store.describe()}. "
-            f"Run `dds verify`, then re-run the step that keeps {path}."
-        )
+    sig, meta = _stored(store, path)
     if as_json:
         click.echo(json.dumps(meta, indent=1, sort_keys=True))
         return
@@ -167,33 +224,88 @@ def show_command(ctx: click.Context, path: str, as_json: bool) -> None:
             click.echo(f"  {name}")
 
 
+def _stored(store: Any, path: str) -> tuple[str, dict]:
+    """The signature and metadata ``path`` points to; NotFoundError saying how to get it otherwise."""
+    sig = store.get_ref(path)
+    meta = store.read_meta(sig) if sig is not None else None
+    if meta is None:
+        raise NotFoundError(
+            f"Nothing is stored at {path} in the {store.describe()}. Fix: `dds ls` lists what is stored; "
+            f"run the step that keeps {path} first." if sig is None else
+            f"{path} points to signature {sig}, but its metadata is missing in the {store.describe()}. "
+            f"Fix: run `dds verify`, then re-run the step that keeps {path}."
+        )
+    return sig, meta
+
+
+# ----------------------------------------------------------------------------------------------- cat
+@cli.command("cat", epilog=_example("dds cat /example/report", "dds cat example/model --store path/to/.dds"))
+@click.argument("path")
+@store_option
+@click.pass_context
+def cat_command(ctx: click.Context, path: str) -> None:
+    """Print the value stored at PATH: text and bytes as they are, anything else as Python prints it."""
+    import pprint
+
+    path = _path(path)
+    store = _store(ctx)
+    sig, meta = _stored(store, path)
+    value = store.read(sig, meta)
+    if isinstance(value, bytes):
+        sys.stdout.flush()
+        sys.stdout.buffer.write(value)
+        sys.stdout.buffer.flush()
+    elif isinstance(value, str):
+        click.echo(value, nl=not value.endswith("\n"))
+    else:
+        click.echo(pprint.pformat(value) if isinstance(value, (dict, list, tuple, set)) else str(value))
+
+
 # ----------------------------------------------------------------------------------------- why, graph
-@cli.command("why")
+@cli.command("why", epilog=_example("dds why /example/model",
+                                     "dds why example/model --pipeline examples.pipeline:main"))
 @click.argument("path")
 @click.option("--pipeline", metavar="MODULE:FUNCTION", default=None,
               help="Compare with what this pipeline would compute now (imported from the current directory).")
+@store_option
 @click.pass_context
 def why_command(ctx: click.Context, path: str, pipeline: str | None) -> None:
-    """Explain which dependency of PATH changed since it was stored."""
-    path = validate_path(path)
+    """Explain which dependency of PATH changed since it was stored (or, with --pipeline, would make it
+    re-run now)."""
+    path = _path(path)
     store = _store(ctx)
     explain = _engine_function("why", ("dds.why", "dds.explain"), "explain_path")
     _importable_here()
     click.echo(explain(store, path, pipeline=pipeline))
 
 
-@cli.command("graph")
+@cli.command("graph", epilog=_example("dds graph examples.pipeline:main -o pipeline.svg",
+                                       "dds graph examples.pipeline:main | dot -Tpng > pipeline.png",
+                                       "dds graph examples.pipeline:main --text"))
 @click.argument("pipeline", metavar="MODULE:FUNCTION")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="File to write: .svg, .png (need Graphviz's dot) or .dot.")
+@click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
+              help="File to write: .svg, .png (need Graphviz's dot) or .dot. Without it, the graph is printed.")
+@click.option("--text", "as_text", is_flag=True, help="Print one line per path instead of Graphviz's DOT.")
+@store_option
 @click.pass_context
-def graph_command(ctx: click.Context, pipeline: str, output: str) -> None:
-    """Draw the pipeline MODULE:FUNCTION: nodes are paths, edges data dependencies."""
+def graph_command(ctx: click.Context, pipeline: str, output: str | None, as_text: bool) -> None:
+    """Draw the pipeline MODULE:FUNCTION (nothing runs): nodes are paths coloured by what an evaluation
+    would do, edges data dependencies, and a legend. Without -o, prints the DOT text (or --text)."""
+    from ..graph import export_graph, legend_lines, plan_pipeline, to_dot
+
     store = _store(ctx)
-    export = _engine_function("graph", ("dds.graph",), "export_pipeline_graph")
     _importable_here()
-    export(pipeline, output, store)
-    click.echo(output)
+
+    plan = plan_pipeline(pipeline, store)
+    if output is not None:
+        click.echo(export_graph(plan, output))
+    elif as_text:
+        click.echo(plan.to_text())
+        statuses = list(dict.fromkeys(step.status for step in plan.steps.values()))
+        if statuses:
+            click.echo("\nlegend:\n" + "\n".join(f"  {line}" for line in legend_lines(statuses)))
+    else:
+        click.echo(to_dot(plan).to_string(), nl=False)
 
 
 def _engine_function(command: str, modules: tuple[str, ...], name: str) -> Callable:
@@ -215,7 +327,8 @@ def _importable_here() -> None:
 
 
 # -------------------------------------------------------------------------------------- gc, verify
-@cli.command("gc")
+@cli.command("gc", epilog=_example("dds gc --dry-run", "dds gc --grace 0 --store path/to/.dds"))
+@store_option
 @click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
 @click.option("--grace", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
               help="Leave anything younger than this alone (default 3600), so a running pipeline is safe.")
@@ -237,7 +350,8 @@ def gc_command(ctx: click.Context, dry_run: bool, grace: float | None) -> None:
     click.echo(summary)
 
 
-@cli.command("verify")
+@cli.command("verify", epilog=_example("dds verify", "dds verify --store s3://bucket/dds"))
+@store_option
 @click.pass_context
 def verify_command(ctx: click.Context) -> None:
     """Re-check every checksum, ref and metadata file; exit 1 if anything is damaged."""
@@ -280,12 +394,15 @@ class _Progress:
 
 
 # -------------------------------------------------------------------------------------------- export
-@cli.command("export")
-@click.option("--json", "as_json", is_flag=True, default=True, help="JSON (the only format, the default).")
+@cli.command("export", epilog=_example("dds export > store.json", "dds export --jsonl | grep /example/"))
+@click.option("--json", "as_json", is_flag=True, hidden=True)  # accepted: JSON was always the format
+@click.option("--jsonl", "as_lines", is_flag=True, help="One JSON object a line (for grep, jq -c, streaming).")
 @click.option("--all", "everything", is_flag=True, help="Every stored value, also those no path points to.")
+@store_option
 @click.pass_context
-def export_command(ctx: click.Context, as_json: bool, everything: bool) -> None:
-    """Print the metadata of every path (or every value) as a JSON list, for other tools."""
+def export_command(ctx: click.Context, as_json: bool, as_lines: bool, everything: bool) -> None:
+    """Print the metadata of every path (or every value) as JSON, for other tools: a list, or with
+    --jsonl one object a line."""
     store = _store(ctx)
     damaged: list[str] = []
 
@@ -309,13 +426,20 @@ def export_command(ctx: click.Context, as_json: bool, everything: bool) -> None:
                 entries.append({**meta, "signature": sig, "referenced_by": refs.get(sig, [])})
     else:
         entries = [{**meta, "path": path} for path, meta in sorted(by_path.items())]
-    click.echo(json.dumps(entries, indent=1, sort_keys=True))
+    if as_lines:
+        for entry in entries:
+            click.echo(json.dumps(entry, sort_keys=True))
+    else:
+        click.echo(json.dumps(entries, indent=1, sort_keys=True))
     if damaged:
         ctx.exit(1)
 
 
 from .run import run_command, status_command  # noqa: E402 - registered after the group exists
 
+run_command.epilog = _example("dds run examples.pipeline:main", "dds run examples.pipeline:main --dry-run",
+                              "dds run pipe:main --store s3://bucket/dds --junit report.xml")
+status_command.epilog = _example("dds status examples.pipeline:main || dds run examples.pipeline:main")
 cli.add_command(run_command)
 cli.add_command(status_command)
 
