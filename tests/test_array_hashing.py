@@ -342,3 +342,79 @@ def test_hashing_frames_and_tables_copies_no_column():
         peak = _peak_python_allocations(lambda: token(value))
         assert pa.total_allocated_bytes() - before < 1 << 20  # nothing held by Arrow's pool either
         assert peak < bound, f"hashing a {type(value).__name__} of 32 MB columns allocated {peak >> 20} MB"
+
+
+# --- edit and re-run: an argument's content, not its layout, decides what re-runs ---------------------
+
+try:
+    from .rerun_harness import check_edit
+except ImportError:  # tests/ is not a package
+    from rerun_harness import check_edit
+
+DATA = "pipe/data.py"
+PIPELINE = """
+    import dds
+    from pipe._trace import trace
+    from pipe.data import ARRAY, FRAME, TABLE
+
+
+    def on_array(a):
+        trace("on_array")
+        return [a.shape, a.dtype.str, a.sum(axis=0).tolist(), a.tolist()]
+
+
+    def on_frame(df):
+        trace("on_frame")
+        return [list(map(str, df.columns)), df.index.tolist(), df.to_dict("list")]
+
+
+    def on_table(t):
+        trace("on_table")
+        return [t.column_names, t.to_pydict()]
+
+
+    def run():
+        return [dds.keep("/array", on_array, ARRAY), dds.keep("/frame", on_frame, FRAME),
+                dds.keep("/table", on_table, TABLE)]
+"""
+DATA_SOURCE = """
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    ARRAY = np.arange(12.0).reshape(3, 4)
+    FRAME = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [4.0, 5.0, 6.0], "s": ["a", "b", None]})
+    TABLE = pa.table({"k": [1, None, 3], "s": ["a", "b", None]})
+"""
+
+RERUN_EDITS = [
+    # the same values in another layout: nothing re-runs
+    ("array-fortran-order", "ARRAY = np.arange(12.0).reshape(3, 4)",
+     "ARRAY = np.asfortranarray(np.arange(12.0).reshape(3, 4))", set()),
+    ("array-strided-view", "ARRAY = np.arange(12.0).reshape(3, 4)",
+     "ARRAY = np.repeat(np.arange(12.0), 2)[::2].reshape(3, 4)", set()),
+    ("frame-unconsolidated",
+     'FRAME = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [4.0, 5.0, 6.0], "s": ["a", "b", None]})',
+     'FRAME = pd.concat([pd.DataFrame({"x": [1.0, 2.0, 3.0]}), pd.DataFrame({"y": [4.0, 5.0, 6.0]}), '
+     'pd.DataFrame({"s": ["a", "b", None]})], axis=1)', set()),
+    ("table-rechunked", 'TABLE = pa.table({"k": [1, None, 3], "s": ["a", "b", None]})',
+     'TABLE = pa.concat_tables([pa.table({"k": [1, None], "s": ["a", "b"]}), '
+     'pa.table({"k": [3], "s": pa.array([None], pa.string())})])', set()),
+    # other values: exactly the step that reads them re-runs
+    ("array-one-element", "ARRAY = np.arange(12.0).reshape(3, 4)",
+     "ARRAY = np.arange(12.0).reshape(3, 4); ARRAY[1, 2] = -1.0", {"on_array"}),
+    ("array-dtype", "ARRAY = np.arange(12.0).reshape(3, 4)", "ARRAY = np.arange(12).reshape(3, 4)", {"on_array"}),
+    ("array-slice", "ARRAY = np.arange(12.0).reshape(3, 4)", "ARRAY = np.arange(12.0).reshape(3, 4)[:2]",
+     {"on_array"}),
+    ("frame-column-name", '"y": [4.0, 5.0, 6.0], "s"', '"z": [4.0, 5.0, 6.0], "s"', {"on_frame"}),
+    ("frame-index", '6.0], "s": ["a", "b", None]})', '6.0], "s": ["a", "b", None]}, index=[1, 2, 3])',
+     {"on_frame"}),
+    ("table-null-position", '"k": [1, None, 3]', '"k": [None, 1, 3]', {"on_table"}),
+]
+
+
+@pytest.mark.rerun
+@pytest.mark.parametrize("old, new, reran", [pytest.param(o, n, r, id=i) for i, o, n, r in RERUN_EDITS])
+def test_rerun_follows_content_not_layout(tmp_path, old, new, reran):
+    files = {"pipe/main.py": PIPELINE, DATA: DATA_SOURCE}
+    check_edit(tmp_path, files, (DATA, old, new), reran=reran)
