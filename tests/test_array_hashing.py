@@ -97,6 +97,13 @@ def test_numpy_structured_object_and_masked_arrays():
     holder = np.array([{"k": 1}, [2]], dtype=object)  # not plain values: element by element, still equal
     assert token(holder) == token(np.array([{"k": 1}, [2]], dtype=object))
     assert token(holder) != token(np.array([{"k": 2}, [2]], dtype=object))
+    long = "x" * 100  # numpy 2 StringDType keeps long strings out of line: never hashed by their pointers
+    strings = np.array(["a", long], dtype=np.dtypes.StringDType()) if hasattr(np, "dtypes") and hasattr(
+        np.dtypes, "StringDType") else np.array(["a", long], dtype=object)
+    same = strings.copy()
+    assert token(strings) == token(same)
+    same[1] = long[:-1] + "y"
+    assert token(strings) != token(same)
     m = np.ma.masked_array([1, 2, 3], mask=[0, 1, 0])
     assert token(m) == token(m.copy())
     assert token(m) != token(np.ma.masked_array([1, 2, 3], mask=[0, 0, 1]))

@@ -347,8 +347,8 @@ def _arrow_kind(tp: Any) -> str:
         return "binary32"
     if types.is_large_string(tp) or types.is_large_binary(tp):
         return "binary64"
-    if isinstance(tp, pyarrow.ExtensionType):
-        return "pylist"
+    if isinstance(tp, getattr(pyarrow, "BaseExtensionType", pyarrow.ExtensionType)):
+        return "pylist"  # its storage may be fixed-width, but the type's meaning is its own
     if (types.is_integer(tp) or types.is_floating(tp) or types.is_temporal(tp) or types.is_decimal(tp)
             or types.is_fixed_size_binary(tp)):
         if not types.is_interval(tp) or tp.bit_width % 8 == 0:
