@@ -322,6 +322,7 @@ def _peak_python_allocations(fn) -> int:
 
 def test_hashing_a_320_mb_array_allocates_only_a_small_buffer():
     """numpy reports its allocations to tracemalloc: hashing must not copy the array, in any layout."""
+    assert _peak_python_allocations(lambda: np.ones(1 << 20)) >= 8 << 20  # the instrument sees numpy
     a = np.ones(40_000_000, dtype="<f8")  # 320 MB
     size = a.nbytes
     fortran = a.reshape(5000, 8000).T  # F-contiguous: not C-contiguous, so the chunked path
@@ -343,6 +344,10 @@ def test_hashing_frames_and_tables_copies_no_column():
     table = pa.table({f"c{i}": np.full(n, float(i)) for i in range(4)})
     with_nulls = pa.table({"x": pa.array(np.arange(n, dtype="f8"), mask=np.arange(n) % 3 == 0),
                            "b": pa.array(np.arange(n) % 2 == 0, mask=np.arange(n) % 5 == 0)})
+    before = pa.total_allocated_bytes()
+    held = pa.allocate_buffer(8 << 20)  # the instrument sees Arrow's pool
+    assert pa.total_allocated_bytes() - before >= 8 << 20
+    del held
     for value in (df, masked, table, with_nulls):
         token(value)
         before = pa.total_allocated_bytes()
