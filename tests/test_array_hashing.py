@@ -97,6 +97,10 @@ def test_numpy_structured_object_and_masked_arrays():
     holder = np.array([{"k": 1}, [2]], dtype=object)  # not plain values: element by element, still equal
     assert token(holder) == token(np.array([{"k": 1}, [2]], dtype=object))
     assert token(holder) != token(np.array([{"k": 2}, [2]], dtype=object))
+    records = np.array([(1, {"k": 1}), (2, None)], dtype=[("n", "<i8"), ("o", object)])
+    assert token(records) == token(records.copy())
+    assert token(records) != token(np.array([(1, {"k": 2}), (2, None)], dtype=records.dtype))
+    assert token(records[0]) != token(records[1])
     long = "x" * 100  # numpy 2 StringDType keeps long strings out of line: never hashed by their pointers
     strings = np.array(["a", long], dtype=np.dtypes.StringDType()) if hasattr(np, "dtypes") and hasattr(
         np.dtypes, "StringDType") else np.array(["a", long], dtype=object)

@@ -65,6 +65,8 @@ def numpy_scalar_identity(x: Any) -> tuple:
     import numpy
 
     if x.dtype.names is not None:
+        if x.dtype.hasobject:  # a record holding objects: its fields as Python values
+            return (dtype_text(x.dtype), x.item())
         return (dtype_text(x.dtype), numpy_array_identity(numpy.asarray(x)))
     return (x.dtype.str, x.tobytes())
 
@@ -131,7 +133,8 @@ def object_items_identity(arr: Any, singletons: dict[int, bytes] | None = None) 
     digest = _plain_items_digest(arr.flat, singletons or {})
     if digest is not None:
         return ("plain-items", int(arr.size), _STREAM, digest)
-    return ("items", list(arr.flat))
+    # records of a structured dtype as tuples (hashing them as numpy records would come back here)
+    return ("items", arr.reshape(-1).tolist() if arr.dtype.names is not None else list(arr.flat))
 
 
 def _plain_items_digest(items: Iterable[Any], singletons: dict[int, bytes]) -> str | None:
