@@ -1,6 +1,6 @@
 """The dds benchmark suite (issue 6): every figure next to a baseline measured in the same run.
 
-    python bench/run.py [--quick] [--only warm,pipeline,sig,frame] [--no-peers] [--keep-tmp] [--strict]
+    python bench/run.py [--quick] [--only warm,pipeline,sig,frame,hash] [--no-peers] [--keep-tmp] [--strict]
 
 ``make bench`` (500 MB frame) and ``make bench-quick`` (50 MB, fewer repetitions) run it. The frame size
 is ``DDS_BENCH_MB``. Every measurement runs in a subprocess (``bench/worker.py``) on generated code
@@ -31,6 +31,7 @@ import gen
 import peers
 
 WORKER = os.path.join(HERE, "worker.py")
+HASHING = os.path.join(HERE, "hashing.py")
 RESULTS = os.path.join(HERE, "results")
 MARK = "@@BENCH@@ "
 PIPE_RESULT = None  # the pipeline's value, the same for every library (checked)
@@ -338,6 +339,30 @@ class Suite:
                           or self.peer_status.get("frame", {}).get("reason", ""))
                 self.add(Row("store write/load of a frame", name, "n/a", result=f"not run: {reason}"[:100]))
 
+    def bench_hash(self) -> None:
+        """Issue 18: dds's hash of big values against a bare XXH3-128 over the same buffers (dds only)."""
+        mb = float(os.environ.get("DDS_BENCH_HASH_MB", "64" if self.quick else "320"))
+        print(f"\n# hashing {mb:g} MB values as arguments vs xxh3_128 over the same buffers "
+              "(fresh process, alternately, median)")
+        proc = subprocess.run([sys.executable, HASHING, f"{mb:g}", str(self.reps(7, 3))], capture_output=True,
+                              text=True, cwd=self.tmp, env=self.env("dds"), check=False)
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(MARK)]
+        if proc.returncode != 0 or not lines:
+            err = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1][:160]
+            self.add(Row("hash", "dds", "error", result=err))
+            return
+        data = json.loads(lines[-1][len(MARK):])
+        size = data["bytes"]
+        for case, label, target in (("array", "numpy float64 array", 4.0), ("frame", "frame, 8 float64 columns", 4.0),
+                                    ("table", "Arrow table, 8 float64 columns", 4.0),
+                                    ("array-fortran", "numpy array, Fortran order", None)):
+            got = data[case]
+            speed, raw = size / got["dds_s"] / 1e9, size / got["raw_s"] / 1e9
+            ok = None if target is None else speed >= target
+            self.add(Row(f"hash {size / 1e6:.0f} MB {label}", "dds", f"{speed:.1f} GB/s", f"xxh3_128 {raw:.1f} GB/s",
+                         f"{speed / raw:.2f}× raw", f"≥ {target:g} GB/s" if target else "", _verdict("dds", ok),
+                         raw=got))
+
     # ------------------------------------------------------------------ report
     def report(self, started: float) -> str:
         head = (f"dds benchmarks — {time.strftime('%Y-%m-%d %H:%M')}, Python {sys.version.split()[0]}, "
@@ -372,7 +397,7 @@ def _verdict(lib: str, ok: bool | None) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, 50 MB frame by default")
-    parser.add_argument("--only", default="warm,pipeline,sig,frame", help="comma-separated subset")
+    parser.add_argument("--only", default="warm,pipeline,sig,frame,hash", help="comma-separated subset")
     parser.add_argument("--no-peers", action="store_true", help="measure dds only")
     parser.add_argument("--keep-tmp", action="store_true", help="keep the generated code and stores")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a dds target fails")

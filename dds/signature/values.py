@@ -32,6 +32,7 @@ import uuid
 from typing import Any, Callable
 
 from ..errors import UnhashableValueError
+from . import array_values
 from .digest import digest
 from .modules import library_version
 from .probes import invalidate_all
@@ -298,42 +299,6 @@ def preview(value: Any) -> str | None:
 
 # --- hashers for widely used library types, registered by name so nothing is imported eagerly -----
 
-def _numpy_array(arr: Any) -> Any:
-    if arr.dtype.hasobject:
-        return ("object-array", arr.shape, arr.tolist())
-    import numpy
-
-    return (arr.dtype.str, arr.shape, numpy.ascontiguousarray(arr).tobytes())
-
-
-def _numpy_scalar(x: Any) -> Any:
-    return (x.dtype.str, x.tobytes())
-
-
-def _pandas_frame(df: Any) -> Any:
-    import pandas
-
-    rows = pandas.util.hash_pandas_object(df, index=True).to_numpy().tobytes()
-    return (rows, tuple(map(str, df.columns)), tuple(map(str, df.dtypes)), str(df.index.dtype),
-            tuple(map(str, df.index.names)))
-
-
-def _pandas_series(s: Any) -> Any:
-    import pandas
-
-    rows = pandas.util.hash_pandas_object(s, index=True).to_numpy().tobytes()
-    return (rows, str(s.name), str(s.dtype), str(s.index.dtype))
-
-
-def _arrow_table(table: Any) -> Any:
-    import pyarrow
-
-    sink = pyarrow.BufferOutputStream()
-    with pyarrow.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue().to_pybytes()
-
-
 def _logger(logger: Any) -> Any:
     return logger.name
 
@@ -351,13 +316,18 @@ def _spark_frame(df: Any) -> Any:
 
 
 for _name, _fn in {
-    "numpy.ndarray": _numpy_array,
-    "numpy.generic": _numpy_scalar,
-    "pandas.DataFrame": _pandas_frame,  # pandas sets __module__ to "pandas" on its public classes
-    "pandas.core.frame.DataFrame": _pandas_frame,
-    "pandas.Series": _pandas_series,
-    "pandas.core.series.Series": _pandas_series,
-    "pyarrow.lib.Table": _arrow_table,
+    "numpy.ndarray": array_values.numpy_array_identity,  # over their buffers: array_values.py
+    "numpy.generic": array_values.numpy_scalar_identity,
+    "pandas.DataFrame": array_values.pandas_frame_identity,  # pandas sets __module__ to "pandas"
+    "pandas.core.frame.DataFrame": array_values.pandas_frame_identity,
+    "pandas.Series": array_values.pandas_series_identity,
+    "pandas.core.series.Series": array_values.pandas_series_identity,
+    "pandas.Index": array_values.pandas_index_identity,
+    "pandas.core.indexes.base.Index": array_values.pandas_index_identity,
+    "pyarrow.lib.Table": array_values.arrow_table_identity,
+    "pyarrow.lib.RecordBatch": array_values.arrow_table_identity,
+    "pyarrow.lib.ChunkedArray": array_values.arrow_column_identity,
+    "pyarrow.lib.Array": array_values.arrow_column_identity,
     "pyspark.sql.session.SparkSession": _spark_handle,
     "pyspark.sql.classic.session.SparkSession": _spark_handle,
     "pyspark.context.SparkContext": _spark_handle,
