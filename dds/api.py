@@ -200,7 +200,6 @@ def _load_stored(store: Store, path: str, name: str, sig: str, ref: str | None) 
         return False, None
     if ref != sig:
         store.set_ref(path, sig)
-        overlaps.remember(store, path)
     else:
         store.refresh_view(path, sig, meta)
     log.info("dds: loaded   %s (%s) [%s]", path, name, sig[:10])
@@ -234,7 +233,6 @@ def _compute(store: Store, path: str, name: str, sig: str, tree: dict, fn: Calla
     }
     stored = store.write(sig, value, record)
     store.set_ref(path, sig)
-    overlaps.remember(store, path)
     if getattr(codec_named(stored["codec"]), "returns_stored_value", False):
         value = store.read(sig, stored)  # e.g. Spark: the same lazily read DataFrame a later load returns
     log.info("dds: computed %s (%s) in %.3fs [%s]", path, name, duration, sig[:10])

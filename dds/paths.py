@@ -55,11 +55,8 @@ def _path_text(path: object) -> str:
 
 
 def overlap_of(path: str, others: "set[str] | frozenset[str]") -> str | None:
-    """A path of ``others`` that is an ancestor of ``path`` (``/f`` for ``/f/g``), or None.
-
-    Descendants are found by the caller with :func:`descendant_range` (a sorted search), so this stays
-    O(depth) whatever the number of ``others``.
-    """
+    """A path of ``others`` that is an ancestor of ``path`` (``/f`` for ``/f/g``), or None: O(depth) set
+    lookups, whatever the number of ``others`` (checking every path this way finds every overlap)."""
     end = path.rfind("/")
     while end > 0:
         prefix = path[:end]
@@ -67,12 +64,6 @@ def overlap_of(path: str, others: "set[str] | frozenset[str]") -> str | None:
             return prefix
         end = path.rfind("/", 0, end)
     return None
-
-
-def descendant_range(path: str) -> tuple[str, str]:
-    """``(lo, hi)`` such that the paths strictly below ``path`` are exactly those with ``lo <= p < hi``
-    ('0' is the character after '/')."""
-    return path + "/", path + "0"
 
 
 def _check_part(path: str, part: str) -> None:

@@ -256,13 +256,40 @@ def test_a_keep_nested_in_a_function_kept_above_it_is_refused_before_its_body_ru
         dds.load("/nested/child")
 
 
-def test_a_listed_path_removed_behind_dds_back_is_not_held_against_a_new_one(store):
+def test_a_path_removed_behind_dds_back_no_longer_blocks_a_new_one(store):
     assert dds.keep("/old/v", one) == 1
     with pytest.raises(OverlappingPathError):
-        dds.keep("/old", two)  # lists the store's refs
+        dds.keep("/old", two)
     os.remove(store.ref_file("/old/v"))  # a person deletes the path: its ref and its view
     shutil.rmtree(os.path.dirname(store.data_path("/old/v")))
     assert dds.keep("/old", two) == 2 and dds.load("/old") == 2
+
+
+def _store_of_kind(kind, tmp_path, request):
+    if kind == "local":
+        return dds.set_store("local", internal_dir=str(tmp_path / kind))
+    if kind == "fsspec-s3":  # a real S3 server (moto) on 127.0.0.1
+        s3 = request.getfixturevalue("s3")
+        return dds.set_store("fsspec", url=s3.url(f"dropin-{tmp_path.name}"), **s3.storage_options)
+    return dds.set_store(kind)
+
+
+@pytest.mark.parametrize("kind", ["local", "memory", "fsspec-s3"])
+def test_paths_below_names_escaped_groups_as_store_paths(tmp_path, request, kind):
+    store = _store_of_kind(kind, tmp_path, request)
+    for path in ("/g.ref/x", "/pc%41t/y%2E/z", "/plain/a/b"):
+        assert dds.keep(path, one) == 1
+    assert list(store.paths_below("/g.ref")) == ["/g.ref/x"]
+    assert list(store.paths_below("/pc%41t")) == ["/pc%41t/y%2E/z"]
+    assert sorted(store.paths_below("/plain")) == ["/plain/a/b"] and list(store.paths_below("/none")) == []
+    with pytest.raises(OverlappingPathError, match="/pc%41t/y%2E/z, below it,"):
+        dds.keep("/pc%41t/y%2E", two)
+    assert "two" not in CALLS
+
+
+def test_the_protocols_default_paths_below_filters_every_ref(store):
+    assert dds.keep("/base/a/b", one) == 1 and dds.keep("/basement", one) == 1
+    assert list(dds.store.base.Store.paths_below(store, "/base")) == ["/base/a/b"]
 
 
 def test_a_new_path_in_a_store_written_by_another_process_is_checked_against_that_store(tmp_path):
