@@ -13,10 +13,10 @@ with the store, and every answer is read from the store now, so nothing cached c
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterable
+from typing import Any
 
-from .errors import OverlappingPathError
-from .paths import overlap_of
+from .errors import OverlappingPathError, PathError
+from .paths import overlap_of, validate_path
 
 _running = threading.local()  # .paths: paths whose function runs now on this thread, outermost first
 
@@ -37,17 +37,24 @@ def check_new_path(store: Any, path: str, function: str) -> None:
         raise _error(path, function, below, "already holds a value")
 
 
-def check_plan(store: Any, paths: Iterable[str], functions: dict[str, str], new: set[str]) -> None:
-    """Refuse a plan whose paths overlap each other, or whose ``new`` paths (no value stored yet) overlap
-    the store's paths. ``functions`` maps each path to its function's name, for the message."""
-    planned = set(paths)
+def check_plan(store: Any, functions: dict[str, str]) -> None:
+    """Refuse a plan whose paths (``functions``: each path to its function's name) overlap each other, or
+    whose paths that hold no value yet overlap the store's. A malformed path is left to the keep that would
+    use it: refusing it here would fail a pipeline whose run never reaches that keep."""
+    planned = set()
+    for path in functions:
+        try:
+            planned.add(validate_path(path))
+        except PathError:
+            continue
     for path in sorted(planned):
         ancestor = overlap_of(path, planned)
         if ancestor is not None:
-            raise _error(path, functions.get(path, "?"), ancestor,
-                         f"is kept by the same pipeline ({functions.get(ancestor, '?')})", planned=True)
-    for path in sorted(new):
-        check_new_path(store, path, functions.get(path, "?"))
+            raise _error(path, functions[path], ancestor, f"is kept by the same pipeline ({functions[ancestor]})",
+                         planned=True)
+    for path in sorted(planned):
+        if store.get_ref(path) is None:
+            check_new_path(store, path, functions[path])
 
 
 class running:

@@ -281,9 +281,7 @@ def make_plan(fn: Callable, args: tuple, kwargs: dict, store: Any) -> Plan:
     bound = _bind_root_arguments(root, args, kwargs)
 
     plan = Plan()
-    refs = {site.path: store.get_ref(site.path) for site in discovery.sites}
-    check_plan(store, refs, {s.path: api.function_name(s.callee) for s in discovery.sites},
-               new={p for p, ref in refs.items() if ref is None})  # overlapping paths: refused before anything runs
+    check_plan(store, {s.path: api.function_name(s.callee) for s in discovery.sites})  # before anything runs
     # Signatures go through the per-process memo: the run that follows re-checks them instead of rebuilding.
     signature_of = functools.partial(call_signature, load_sig=store.get_ref)
     for site in discovery.sites:

@@ -518,3 +518,4 @@ if sys.version_info < (3, 11):  # pragma: no cover - the 3.10 path of dds.failur
         with pytest.raises(KeyError) as info:
             dds.keep("/310", lookup, {}, "k")
         assert info.value.__notes__[0].startswith("dds: nothing was stored for /310")
+
