@@ -513,6 +513,31 @@ def test_eval_refuses_overlapping_paths_in_a_fresh_process_then_runs_once_fixed(
     h.assert_matches_uncached(third)
 
 
+class NoAddNote(Exception):
+    """As on Python 3.10, where exceptions have no ``add_note``: dds writes ``__notes__`` itself."""
+
+    @property
+    def add_note(self):
+        raise AttributeError("add_note")
+
+
+OLD = NoAddNote("old python")
+
+
+def raises_without_add_note():
+    raise OLD  # the same exception object each time
+
+
+def test_notes_without_add_note_are_written_to_dunder_notes():
+    for _ in range(2):  # the same exception passing through the same keep again: its note is not added twice
+        with pytest.raises(NoAddNote) as info:
+            dds.keep("/old/python", raises_without_add_note)
+        assert info.value.__notes__ == [
+            "dds: nothing was stored for /old/python (test_dropin.raises_without_add_note raised NoAddNote); "
+            "/old/python holds no value yet."
+        ]
+
+
 if sys.version_info < (3, 11):  # pragma: no cover - the 3.10 path of dds.failures
     def test_notes_on_python_310():
         with pytest.raises(KeyError) as info:
