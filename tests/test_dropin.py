@@ -80,7 +80,6 @@ def test_pathlib_paths_are_the_same_store_paths_as_their_text(tmp_path):
         return two()
 
     assert kept_two() == 2 and kept_two.__dds_keep_path__ == "/p/two" and dds.load("/p/two") == 2
-    assert type(dds.api.decisions["/p/two"]) is dds.api.Decision and "/p/two" in dds.api.decisions
 
 
 class _Fspath:
