@@ -1,8 +1,9 @@
 """dds: data-driven programming. Keep what a function returns, recompute only when its code changes.
 
 Public API (everything else may change): ``keep``, ``data_function`` (``dds_function``), ``load``,
-``set_store``, ``eval``, ``why``, ``accept_module``, ``reject_module``, ``ignore``, ``register_hasher``, ``register_codec``,
-``set_option``, ``get_option`` and the ``DDSError`` family; for notebooks, ``info`` and ``graph`` (shown as
+``set_store``, ``eval``, ``why``, ``accept_module``, ``reject_module``, ``ignore``, ``register_hasher``,
+``register_codec``, ``set_option``, ``get_option`` and the ``DDSError`` family (with ``DDSErrorCode``; dds_py's
+names in ``dds.structures``); for notebooks, ``info`` and ``graph`` (shown as
 HTML/SVG in Jupyter) and ``%load_ext dds`` (the ``%%dds /path`` cell magic, see docs/notebooks.md).
 """
 
@@ -17,7 +18,9 @@ from .errors import (
     DamagedDataError,
     DataFunctionError,
     DDSError,
+    DDSErrorCode,
     NotFoundError,
+    OverlappingPathError,
     PathError,
     SignatureError,
     SourceUnavailableError,
@@ -25,6 +28,7 @@ from .errors import (
     UnhashableValueError,
 )
 from .evaluation import ProcessingStage
+from . import structures  # noqa: E402,F401  # dds_py's module of DDSException / DDSErrorCode
 from .options import get_option, set_option
 from .runinfo import set_run_info_fn
 from .signature import accept_module, ignore, reject_module, register_hasher
@@ -65,6 +69,6 @@ __all__ = [
     "__version__", "keep", "eval", "why", "ProcessingStage", "data_function", "dds_function", "load", "set_store", "get_store",
     "accept_module", "ignore", "reject_module", "register_hasher", "register_codec", "set_option", "get_option",
     "set_run_info_fn", "info", "graph", "load_ipython_extension",
-    "DDSError", "ArgumentError", "CodecError", "DamagedDataError", "DataFunctionError", "NotFoundError",
-    "PathError", "SignatureError", "SourceUnavailableError", "StoreError", "UnhashableValueError",
+    "DDSError", "DDSErrorCode", "ArgumentError", "CodecError", "DamagedDataError", "DataFunctionError",
+    "NotFoundError", "OverlappingPathError", "PathError", "SignatureError", "SourceUnavailableError", "StoreError", "UnhashableValueError",
 ]

@@ -13,9 +13,9 @@ import os
 import time
 from typing import Any, Callable, TypeVar
 
-from . import options, value_memo
+from . import failures, options, overlaps, value_memo
 from .codecs import codec_named
-from .errors import ArgumentError, DamagedDataError, DataFunctionError, NotFoundError
+from .errors import ArgumentError, DamagedDataError, NotFoundError
 from .paths import validate_path
 from .runinfo import RESERVED, run_info, user_run_info
 from .signature import CallSignature, call_signature, warn_if_run_changed_inputs
@@ -52,21 +52,68 @@ decisions: dict[str, Decision] = {}
 observers: list[Callable[[str, str, str], None]] = []
 
 
-def set_store(kind: str = "local", internal_dir: str | None = None, data_dir: str | None = None,
-              **store_options: Any) -> Store:
+def set_store(kind: str | Store = "local", internal_dir: str | os.PathLike | None = None,
+              data_dir: str | os.PathLike | None = None, dbutils: Any = None, commit_type: str | None = None,
+              cache_objects: bool | int | None = None, **store_options: Any) -> Store:
     """Choose where values are kept: ``"local"`` (default ``./.dds``), ``"memory"`` (this process only).
 
-    Also ``"fsspec"`` (``url="s3://bucket/prefix"``, any fsspec URL) and ``"dbfs"`` (Databricks). Without a
-    call, ``DDS_STORE`` (kind) and ``DDS_DIR`` (directory, or URL for fsspec) are read from the environment
-    when the store is first needed.
+    Also ``"fsspec"`` (``url="s3://bucket/prefix"``, any fsspec URL) and ``"dbfs"`` (Databricks), or a
+    :class:`~dds.store.base.Store` object. Without a call, ``DDS_STORE`` (kind) and ``DDS_DIR`` (directory,
+    or URL for fsspec) are read from the environment when the store is first needed.
+
+    dds_py's keywords: ``cache_objects`` bounds how many values this process holds in memory (``None``/``True``:
+    the default, ``False``/``0``: none, ``N``: at most N, negative: no bound; only immutable values are ever
+    held, see :mod:`dds.value_memo`). ``commit_type`` (``"full"``, default, or ``"links_only"``) says whether
+    the dbfs store copies each value into ``data_dir``. ``dbutils`` is accepted and not needed: the dbfs store
+    works through the ``/dbfs`` mount.
     """
     global _store
+    _check_commit_type(kind, commit_type)
+    value_memo.bound(cache_objects)  # before the store: a bad value changes nothing
+    if isinstance(kind, Store):
+        if internal_dir is not None or data_dir is not None or store_options:
+            raise ArgumentError(
+                f"dds.set_store({kind.describe()}, ...) got a store object and store options; the object is "
+                "already configured. Fix: dds.set_store(my_store) alone."
+            )
+        _store = kind
+        return _store
     if internal_dir is not None:
-        store_options["internal_dir"] = internal_dir
+        store_options["internal_dir"] = os.fspath(internal_dir)
     if data_dir is not None:
-        store_options["data_dir"] = data_dir
+        store_options["data_dir"] = os.fspath(data_dir)
+    if kind == "dbfs" and str(commit_type or "full").lower() == "links_only":
+        store_options.pop("data_dir", None)  # the refs in internal_dir are the links; no copy in data_dir
     _store = create_store(kind, **store_options)
     return _store
+
+
+_COMMIT_TYPES = ("full", "links_only", "none")
+
+
+def _check_commit_type(kind: object, commit_type: str | None) -> None:
+    """dds_py's ``commit_type``: "full" is what every dds store does; "links_only" applies to dbfs; "none"
+    (never point paths at new values) is refused rather than ignored, since keep always commits."""
+    if commit_type is None:
+        return
+    value = str(commit_type).lower()
+    if value not in _COMMIT_TYPES:
+        raise ArgumentError(
+            f"dds.set_store(commit_type={commit_type!r}): expected one of {', '.join(_COMMIT_TYPES)}. "
+            "Fix: dds.set_store('dbfs', ..., commit_type='full')."
+        )
+    if value == "none":
+        raise ArgumentError(
+            "dds.set_store(commit_type='none'): dds always points a path at the value its keep stored, so "
+            "there is no mode that stores nothing. Fix: leave commit_type out; for a run that stores nothing "
+            "use dds.eval(pipeline, dds_dont_eval=True) (a dry run) or dds.set_store('memory')."
+        )
+    if value == "links_only" and kind != "dbfs":
+        raise ArgumentError(
+            f"dds.set_store({kind!r}, commit_type='links_only'): commit_type applies to the dbfs store only "
+            "(it decides whether values are copied into data_dir). Fix: leave commit_type out, or leave out "
+            "data_dir to keep no view for people."
+        )
 
 
 def get_store() -> Store:
@@ -80,8 +127,10 @@ def get_store() -> Store:
     return _store
 
 
-def keep(path: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+def keep(path: str | os.PathLike[str], fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Return ``fn(*args, **kwargs)``, from the store at ``path`` if it holds the value for this code.
+
+    ``path`` is a ``str`` such as ``"/group/name"`` or a ``pathlib`` path (``PurePosixPath("/group/name")``).
 
     The signature covers ``path``, ``fn``'s normalised code and everything it transitively reads (helpers,
     constants, classes, upstream kept data) and the argument values. If the store has a value for that
@@ -100,6 +149,8 @@ def keep(path: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         log.debug("signature tree of %s: %s", path, signature.tree)
     ref = _current_ref(store, path)
     decisions[path] = Decision(ref, sig, signature)
+    if ref is None:  # a new path: refuse one overlapping another before fn runs (a warm keep never gets here)
+        overlaps.check_new_path(store, path, function_name(fn))
     if ref == sig:  # the path already points at this value: one this process holds needs no store read
         held, value = value_memo.recall(store, sig)
         if held:
@@ -165,13 +216,12 @@ def _compute(store: Store, path: str, name: str, sig: str, tree: dict, fn: Calla
     started = time.time()
     t0 = time.perf_counter()
     try:
-        value = fn(*args, **kwargs)
-    except Exception as exc:
+        with overlaps.running(path):
+            value = fn(*args, **kwargs)
+    except Exception as exc:  # the user's own exception propagates as itself, noted with the path
         _notify(path, "failed", sig)
-        raise DataFunctionError(
-            f"{name} raised {type(exc).__name__} while computing {path}: {exc}. Nothing was stored; "
-            f"{path} still holds its previous value, if any. Fix the error and run again.", path=path
-        ) from exc
+        failures.annotate(exc, path, name, had_value=_holds_value(store, path))
+        raise
     duration = time.perf_counter() - t0
     warn_if_run_changed_inputs(path, name)
     record = {
@@ -192,12 +242,20 @@ def _compute(store: Store, path: str, name: str, sig: str, tree: dict, fn: Calla
     return value
 
 
+def _holds_value(store: Store, path: str) -> bool | None:
+    """Whether ``path`` holds a value (None: unknown); never raises over the user's own exception."""
+    try:
+        return store.get_ref(path) is not None
+    except Exception:  # noqa: BLE001 - a damaged ref must not hide the exception being reported
+        return None
+
+
 def _notify(path: str, what: str, sig: str) -> None:
     for observer in list(observers):
         observer(path, what, sig)
 
 
-def why(path: str) -> str:
+def why(path: str | os.PathLike[str]) -> str:
     """Explain in words why ``path`` was (or will be) recomputed: which dependency changed, and how.
 
     Uses the latest decision made in this process (by ``keep``, or by ``eval(..., dds_dont_eval=True)``);
@@ -213,7 +271,7 @@ def why(path: str) -> str:
     return explain_decision(store, path, decision)
 
 
-def load(path: str) -> Any:
+def load(path: str | os.PathLike[str]) -> Any:
     """The value stored at ``path`` (NotFoundError naming the path and the store if there is none)."""
     path = validate_path(path)
     store = get_store()
@@ -246,7 +304,7 @@ class DataFunction:
         return f"<dds data function {function_name(self.__wrapped__)} -> {self.__dds_keep_path__}>"
 
 
-def data_function(path: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+def data_function(path: str | os.PathLike[str]) -> Callable[[Callable[..., T]], Callable[..., T]]:
     """Decorator: ``@data_function("/path")`` makes every call of the function a :func:`keep` at ``path``."""
     path = validate_path(path)
 

@@ -14,7 +14,7 @@ import threading
 from typing import Any, Callable, Iterable
 
 from . import api
-from .errors import ArgumentError, DDSError
+from .errors import ArgumentError, DDSError, DDSErrorCode
 from .plan import LOADED, RAN, Plan, make_plan
 
 log = logging.getLogger("dds")
@@ -26,21 +26,34 @@ class ProcessingStage(enum.Enum):
 
     ANALYSIS = "analysis"        # find the steps and their signatures
     PATH_LOADING = "path_loading"  # read what the store holds for each path
-    EVAL = "eval"                # run the pipeline
+    EVAL = "eval"                # run the pipeline (each keep stores its value and commits its path)
 
     @classmethod
     def parse(cls, stages: Iterable[Any] | None) -> set["ProcessingStage"]:
         if stages is None:
             return set(cls)
-        out = set()
+        out, names = set(), set()
         for stage in stages:
+            name = stage.value if isinstance(stage, cls) else str(stage).lower()
+            names.add(name)
             try:
-                out.add(stage if isinstance(stage, cls) else cls(str(stage).lower()))
+                out.add(stage if isinstance(stage, cls) else cls(_DDS_PY_STAGES.get(name, name)))
             except ValueError:
                 raise ArgumentError(
                     f"Unknown dds stage {stage!r}; use {[s.value for s in cls]} or dds.ProcessingStage members."
                 ) from None
+        if cls.EVAL in out and names & {"store_inspect", "store_commit"} and "path_commit" not in names:
+            raise ArgumentError(
+                f"dds_stages={sorted(names)} runs the pipeline without dds_py's 'path_commit' stage, but a dds "
+                "keep always points its path at the value it stored. Fix: add 'path_commit', or leave out 'eval' "
+                "for a run that only plans."
+            )
         return out
+
+
+#: dds_py's stage names: store_inspect reads the store (path_loading); its store and path commits are part
+#: of eval here, because each keep commits its own path as it finishes.
+_DDS_PY_STAGES = {"store_inspect": "path_loading", "store_commit": "eval", "path_commit": "eval"}
 
 
 def evaluate(fn: Callable, args: tuple, kwargs: dict, *, export_graph: str | None, extra_debug: bool,
@@ -56,7 +69,7 @@ def evaluate(fn: Callable, args: tuple, kwargs: dict, *, export_graph: str | Non
         raise DDSError(
             f"dds.eval({api.function_name(fn)}) was called while dds.eval({api.function_name(_active.fn)}) is "
             "running. Fix: call the inner pipeline function directly (its keeps still cache), or move the "
-            "inner dds.eval out of the pipeline."
+            "inner dds.eval out of the pipeline.", code=DDSErrorCode.EVAL_IN_EVAL
         )
     selected = ProcessingStage.parse(stages)
     if dont_eval:

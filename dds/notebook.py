@@ -21,7 +21,7 @@ import types
 from typing import Any
 
 from .api import keep
-from .errors import ArgumentError, DataFunctionError
+from .errors import ArgumentError
 from .paths import validate_path
 
 _CELL_FUNCTION = "dds_cell"
@@ -90,8 +90,8 @@ def run_cell(line: str, cell: str, namespace: dict) -> Any:
     runner.__module__, runner.__qualname__ = fn.__module__, fn.__qualname__  # what metadata and messages show
     try:
         value = keep(path, runner)
-    except DataFunctionError as exc:
-        unbound = _unbound_local_in(exc.__cause__, fn.__code__)
+    except UnboundLocalError as exc:  # the cell's own exception propagates as itself (dds.failures)
+        unbound = _unbound_local_in(exc, fn.__code__)
         if unbound is None:
             raise
         raise ArgumentError(

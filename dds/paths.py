@@ -6,7 +6,10 @@ escape the store, collide with another path or confuse a file system is refused 
 
 from __future__ import annotations
 
-from .errors import PathError
+import os
+import pathlib
+
+from .errors import DDSErrorCode, PathError
 
 _MAX_PART_BYTES = 200  # leaves room for temporary suffixes under the usual 255-byte file name limit
 _FORBIDDEN_PARTS = {".", ".."}
@@ -17,13 +20,18 @@ _known_valid: set[str] = set()  # paths already checked: a warm keep validates i
 
 
 def validate_path(path: object) -> str:
-    """Return ``path`` unchanged if it is a valid store path, else raise :class:`PathError`."""
+    """Return ``path`` as a ``str`` if it is a valid store path, else raise :class:`PathError`.
+
+    A ``pathlib`` path (``PurePosixPath("/a/b")``, any ``PurePath``) or another ``os.PathLike`` is accepted
+    and normalised to its POSIX text, as dds_py accepts them.
+    """
     if type(path) is str and path in _known_valid:
         return path
     if not isinstance(path, str):
-        raise PathError(f"Store path {path!r} is a {type(path).__name__}, not a str. {_FIX}")
+        path = _path_text(path)
     if not path.startswith("/"):
-        raise PathError(f"Store path {path!r} is relative: it must start with '/'. {_FIX}")
+        raise PathError(f"Store path {path!r} is relative: it must start with '/'. {_FIX}",
+                        code=DDSErrorCode.PATH_NOT_ABSOLUTE)
     if path == "/":
         raise PathError(f"Store path {path!r} names the store root, not a value. {_FIX}")
     for part in path[1:].split("/"):
@@ -33,6 +41,29 @@ def validate_path(path: object) -> str:
     if type(path) is str and len(_known_valid) < 100_000:
         _known_valid.add(path)
     return path
+
+
+def _path_text(path: object) -> str:
+    """The text of a path object: ``PurePath`` by its POSIX form, other ``os.PathLike`` by ``os.fspath``."""
+    if isinstance(path, pathlib.PurePath):
+        return path.as_posix()
+    if isinstance(path, os.PathLike):
+        text = os.fspath(path)
+        if isinstance(text, str):
+            return text
+    raise PathError(f"Store path {path!r} is a {type(path).__name__}, not a str or a pathlib path. {_FIX}")
+
+
+def overlap_of(path: str, others: "set[str] | frozenset[str]") -> str | None:
+    """A path of ``others`` that is an ancestor of ``path`` (``/f`` for ``/f/g``), or None: O(depth) set
+    lookups, whatever the number of ``others`` (checking every path this way finds every overlap)."""
+    end = path.rfind("/")
+    while end > 0:
+        prefix = path[:end]
+        if prefix in others:
+            return prefix
+        end = path.rfind("/", 0, end)
+    return None
 
 
 def _check_part(path: str, part: str) -> None:

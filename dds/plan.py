@@ -18,10 +18,13 @@ from __future__ import annotations
 import ast
 import functools
 import inspect
+import pathlib
 import types
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .overlaps import check_plan
+from .paths import validate_path
 from .signature import call_signature, is_user_module, resolve_chain
 from .signature.graph import function_shape
 from .signature.source import function_node
@@ -97,9 +100,17 @@ def _resolve(fn: types.FunctionType, expr: ast.AST) -> Any:
     return resolve_chain(fn, *chain) if chain else None
 
 
-def _literal_path(call: ast.Call) -> str | None:
-    if call.args and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str):
-        return call.args[0].value
+def _literal_path(call: ast.Call, fn: types.FunctionType | None = None) -> str | None:
+    """The store path a call passes first: a str literal, or a pathlib class called on one
+    (``PurePosixPath("/p")``), normalised as keep normalises it."""
+    first = call.args[0] if call.args else None
+    if isinstance(first, ast.Constant) and isinstance(first.value, str):
+        return first.value
+    if (fn is not None and isinstance(first, ast.Call) and len(first.args) == 1 and not first.keywords
+            and isinstance(first.args[0], ast.Constant) and isinstance(first.args[0].value, str)):
+        cls = _resolve(fn, first.func)
+        if isinstance(cls, type) and issubclass(cls, pathlib.PurePath):
+            return validate_path(cls(first.args[0].value))
     return None
 
 
@@ -136,12 +147,13 @@ class _Discovery:
         for call in syntax.calls:
             target = _resolve(fn, call.func)
             site = None
-            if _is_api(target, "keep") and _literal_path(call) and len(call.args) >= 2:
-                site = _Site(_literal_path(call), _resolve(fn, call.args[1]), fn, call, call.args[2:], call.keywords)
+            if _is_api(target, "keep") and _literal_path(call, fn) and len(call.args) >= 2:
+                site = _Site(_literal_path(call, fn), _resolve(fn, call.args[1]), fn, call, call.args[2:],
+                             call.keywords)
             elif hasattr(target, "__dds_keep_path__"):
                 site = _Site(target.__dds_keep_path__, target.__wrapped__, fn, call, call.args, call.keywords)
-            elif _is_api(target, "load") and _literal_path(call) and owner is not None:
-                owner.upstream.append(_literal_path(call))
+            elif _is_api(target, "load") and _literal_path(call, fn) and owner is not None:
+                owner.upstream.append(_literal_path(call, fn))
             if site is None:
                 continue
             site_of_call[id(call)] = site.path
@@ -269,6 +281,7 @@ def make_plan(fn: Callable, args: tuple, kwargs: dict, store: Any) -> Plan:
     bound = _bind_root_arguments(root, args, kwargs)
 
     plan = Plan()
+    check_plan(store, {s.path: api.function_name(s.callee) for s in discovery.sites})  # before anything runs
     # Signatures go through the per-process memo: the run that follows re-checks them instead of rebuilding.
     signature_of = functools.partial(call_signature, load_sig=store.get_ref)
     for site in discovery.sites:

@@ -4,6 +4,8 @@ Only values that cannot change after ``keep`` returned them are held: ``None``, 
 ``bytes``, dates and the like, and tuples/frozensets of those, up to 1 MiB each. A list, a dict, an array
 or a DataFrame could be mutated by the caller, so those are read from the store on every call: every
 ``keep`` returns exactly what ``fn`` returned, never an object someone changed since.
+
+How many values are held is ``dds.set_store(..., cache_objects=N)`` (dds_py's option): see :func:`bound`.
 """
 
 from __future__ import annotations
@@ -18,23 +20,60 @@ from collections import OrderedDict
 from typing import Any
 
 _MAX_BYTES = 1 << 20
-_MAX_ENTRIES = 4096
+DEFAULT_ENTRIES = 4096
 _SCALARS = frozenset({type(None), bool, int, float, complex, str, bytes, range, datetime.datetime, datetime.date,
                       datetime.time, datetime.timedelta, decimal.Decimal, fractions.Fraction, uuid.UUID})
 
 _held: OrderedDict[tuple[int, str], tuple[Any, Any]] = OrderedDict()  # (id(store), sig) -> (store, value)
 _lock = threading.Lock()
+_capacity: int | None = DEFAULT_ENTRIES  # None: no bound
+
+
+def bound(cache_objects: bool | int | None) -> None:
+    """Set how many values are held, with dds_py's meanings of ``cache_objects``.
+
+    ``None`` or ``True``: the default (4096); ``False`` or ``0``: none (every warm ``keep`` reads the
+    store); a positive ``N``: at most ``N``, the longest held dropped first; negative: no bound.
+    Whatever the bound, only immutable values are held (see the module docstring).
+    """
+    global _capacity
+    if cache_objects is None or cache_objects is True:
+        capacity: int | None = DEFAULT_ENTRIES
+    elif cache_objects is False:
+        capacity = 0
+    elif isinstance(cache_objects, int):
+        capacity = None if cache_objects < 0 else cache_objects
+    else:
+        from .errors import ArgumentError
+
+        raise ArgumentError(
+            f"dds.set_store(cache_objects={cache_objects!r}): expected None, True, False or an int (0: hold no "
+            f"values; N > 0: at most N; negative: no bound). Fix: dds.set_store(..., cache_objects=100)."
+        )
+    with _lock:
+        _capacity = capacity
+        _trim()
+
+
+def capacity() -> int | None:
+    """The current bound (None: no bound)."""
+    return _capacity
+
+
+def _trim() -> None:
+    if _capacity is not None:
+        while len(_held) > _capacity:
+            _held.popitem(last=False)
 
 
 def remember(store: Any, sig: str, value: Any) -> None:
     """Hold ``value`` as the value of ``sig`` in ``store`` if it is immutable and small."""
-    if _size_if_immutable(value, _MAX_BYTES) is None:
+    if _capacity == 0 or _size_if_immutable(value, _MAX_BYTES) is None:
         return
     with _lock:
         _held[(id(store), sig)] = (store, value)
         _held.move_to_end((id(store), sig))
-        while len(_held) > _MAX_ENTRIES:
-            _held.popitem(last=False)
+        _trim()
 
 
 def recall(store: Any, sig: str) -> tuple[bool, Any]:

@@ -1,7 +1,8 @@
 """A function that raises, or a keep that is interrupted, stores nothing and leaves the previous value alone.
 
-* In process: the function raises an exception (→ ``DataFunctionError``), ``KeyboardInterrupt`` or
-  ``SystemExit`` (→ re-raised as is), or returns a value no codec can store (→ ``CodecError``): the store's
+* In process: the function raises an exception (→ propagates as itself, with a note naming the path),
+  ``KeyboardInterrupt`` or ``SystemExit`` (→ re-raised as is, no note), or returns a value no codec can
+  store (→ ``CodecError``): the store's
   files are byte for byte what they were (refs, metadata, blobs, the view in data_dir, no temporaries), the
   path still loads its previous value, and the next keep is not blocked by a stale lock.
 * SIGINT to a process whose function is running: the same, seen from outside.
@@ -29,7 +30,7 @@ from reliability_report import record_figures
 from test_crash_safety import KILLS, SEED, check_store, crash_site, new_stats, next_round, zygote  # noqa: F401
 
 import dds
-from dds.errors import CodecError, DataFunctionError
+from dds.errors import CodecError
 from dds.maintenance import verify
 
 dds.reject_module("_tracking")
@@ -64,7 +65,7 @@ def step(version, failure=None):
     return {"version": version, "rows": list(range(1000))}
 
 
-@pytest.mark.parametrize("failure,raised", [("ValueError", DataFunctionError), ("KeyboardInterrupt", KeyboardInterrupt),
+@pytest.mark.parametrize("failure,raised", [("ValueError", ValueError), ("KeyboardInterrupt", KeyboardInterrupt),
                                             ("SystemExit", SystemExit), ("unstorable", CodecError)])
 def test_a_failing_keep_stores_nothing_and_keeps_the_previous_value(store, failure, raised):
     assert dds.keep("/p", step, 1)["version"] == 1
@@ -72,9 +73,14 @@ def test_a_failing_keep_stores_nothing_and_keeps_the_previous_value(store, failu
     before = store_files(store, skip_locks=True)
     with pytest.raises(raised) as info:
         dds.keep("/p", step, 2, failure)
-    if raised is DataFunctionError:
-        assert "/p" in str(info.value) and "Nothing was stored" in str(info.value)
-        assert isinstance(info.value.__cause__, ValueError)
+    if raised is ValueError:
+        assert type(info.value) is ValueError and str(info.value) == "the input is bad"
+        assert info.value.__notes__ == [
+            "dds: nothing was stored for /p (test_function_errors.step raised ValueError); /p still holds its "
+            "previous value."
+        ]
+    elif raised in (KeyboardInterrupt, SystemExit):
+        assert not getattr(info.value, "__notes__", None)
     assert store_files(store, skip_locks=True) == before  # not one byte changed, no temporary left
     assert dds.load("/p")["version"] == 1
     with open(view, "rb") as f:

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from .. import api
-from ..errors import ArgumentError, DataFunctionError, DDSError, StoreError
+from ..errors import ArgumentError, DDSError, StoreError
 from ..explain import explain_decision
 from ..pipeline_ref import import_pipeline
 from ..plan import FRESH, Plan, make_plan
@@ -269,9 +269,7 @@ class _Collector:
 
 
 def _root_cause(exc: BaseException) -> BaseException:
-    """The user's own exception under dds's DataFunctionError wrappers (one per enclosing step)."""
-    while isinstance(exc, DataFunctionError) and exc.__cause__ is not None:
-        exc = exc.__cause__
+    """The exception to report: the user's own, which keep lets through unwrapped (dds.failures)."""
     return exc
 
 

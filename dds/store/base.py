@@ -55,6 +55,12 @@ class Store(abc.ABC):
     def iter_refs(self) -> Iterator[tuple[str, str]]:
         """Every ``(path, sig)`` pair, in path order."""
 
+    def paths_below(self, path: str) -> Iterator[str]:
+        """Store paths strictly below ``path`` that hold a value (``/f/g`` for ``/f``): what makes ``path`` a
+        group. This default filters every ref; stores that can list one group's refs override it."""
+        prefix = path + "/"
+        return (p for p, _sig in self.iter_refs() if p.startswith(prefix))
+
     def lock(self, sig: str) -> ContextManager[Any]:
         """Held while one process computes ``sig``, so concurrent ``keep`` calls of the same signature run
         the function once. Stores without locks (object stores) return a no-op: their write-once blobs

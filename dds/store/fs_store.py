@@ -231,6 +231,14 @@ class FsStore(Store):
                 if sig is not None:
                     yield path, where, sig, None
 
+    def paths_below(self, path: str) -> Iterator[str]:
+        """Lists ``path``'s group folder only, so its cost does not grow with the store (see base.Store)."""
+        group = self._group_dir(path)
+        for full in self._find(group):
+            if full.endswith(".ref"):  # what _check_conflicts refuses; named as the store path it stands for
+                *groups, name = full[len(group) + 1 : -len(".ref")].split("/")
+                yield "/".join([path, *map(unquote, groups), name])
+
     def _ref_files(self) -> list[tuple[str, str]]:
         """``(store path, ref file)`` of every ref file dds could have written."""
         refs = self._at("refs")
