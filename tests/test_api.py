@@ -93,7 +93,10 @@ def test_load_of_a_missing_path_names_it():
 
 
 class Opaque:
-    __module__ = "json.decoder"  # pretend it comes from a library: no way to hash it
+    __module__ = "json.decoder"  # pretend it comes from a library: hashed by what pickling it records
+
+    def __init__(self):
+        self.level = 1
 
 
 OPAQUE = Opaque()
@@ -101,15 +104,33 @@ OPAQUE = Opaque()
 
 def reads_opaque():
     record("reads_opaque")
-    return OPAQUE is not None
+    return OPAQUE.level
 
 
-def test_unhashable_global_names_the_object_and_the_fix():
+def test_a_library_object_is_hashed_by_its_state():
+    assert dds.keep("/u", reads_opaque) == 1
+    assert dds.keep("/u", reads_opaque) == 1
+    OPAQUE.level = 2  # its state changed: the reader is stale and must run
+    assert dds.keep("/u", reads_opaque) == 2
+    assert CALLS == ["reads_opaque", "reads_opaque"]
+    OPAQUE.level = 1
+
+
+def test_a_self_containing_global_names_the_object_and_the_fix():
+    LOOP.append(LOOP)
     with pytest.raises(UnhashableValueError) as info:
-        dds.keep("/u", reads_opaque)
+        dds.keep("/loop", reads_loop)
     message = str(info.value)
-    assert "OPAQUE" in message and "reads_opaque" in message and "register_hasher" in message
+    assert "LOOP" in message and "reads_loop" in message and "contains itself" in message
     assert CALLS == []
+
+
+LOOP: list = []
+
+
+def reads_loop():
+    record("reads_loop")
+    return len(LOOP)
 
 
 def returns_a_lock():
