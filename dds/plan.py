@@ -27,6 +27,7 @@ from .signature.graph import function_shape
 from .signature.source import function_node
 
 FRESH, WILL_RUN, MAY_RUN, RAN, LOADED = "fresh", "will run", "may run", "ran", "loaded"
+UNDECIDED = "signature decided at run time"  # shown instead of a signature the plan cannot know
 
 
 @dataclass
@@ -38,8 +39,9 @@ class Step:
     where: str
     status: str = MAY_RUN
     reason: str = ""
-    sig: str | None = None
+    sig: str | None = None  # exact: the signature a run uses; None when only the run can tell (see exact_sig)
     upstream: list[str] = field(default_factory=list)
+    exact_sig: bool = False  # False: "signature decided at run time" (arguments or upstream refs change first)
 
 
 @dataclass
@@ -58,7 +60,8 @@ class Plan:
         lines = []
         for step in self.steps.values():
             why = f" ({step.reason})" if step.reason else ""
-            lines.append(f"{step.status:>8}  {step.path:<{width}}  {step.function}{why}")
+            sig = step.sig[:10] if step.sig else UNDECIDED
+            lines.append(f"{step.status:>8}  {step.path:<{width}}  {sig:<10}  {step.function}{why}")
         return "\n".join(lines)
 
 
@@ -269,6 +272,7 @@ def make_plan(fn: Callable, args: tuple, kwargs: dict, store: Any) -> Plan:
     bound = _bind_root_arguments(root, args, kwargs)
 
     plan = Plan()
+    loads: dict[str, list[tuple[str, str | None]]] = {}  # path -> the refs its exact signature read
     # Signatures go through the per-process memo: the run that follows re-checks them instead of rebuilding.
     signature_of = functools.partial(call_signature, load_sig=store.get_ref)
     for site in discovery.sites:
@@ -292,7 +296,8 @@ def make_plan(fn: Callable, args: tuple, kwargs: dict, store: Any) -> Plan:
             continue
         if all(v is not _UNKNOWN for v in values) and all(v is not _UNKNOWN for v in kw.values()):
             signature = signature_of(site.path, site.callee, tuple(values), kw)
-            step.sig = signature.sig
+            step.sig, step.exact_sig = signature.sig, True
+            loads[site.path] = _loads_read(signature.tree)
             api.decisions[site.path] = api.Decision(store.get_ref(site.path), signature.sig, signature)
             if store.read_meta(signature.sig) is not None:
                 step.status = FRESH
@@ -302,10 +307,50 @@ def make_plan(fn: Callable, args: tuple, kwargs: dict, store: Any) -> Plan:
         step.status, step.reason, tree = _compare_code(signature_of(site.path, site.callee, (), {}).tree, store, site)
         api.decisions[site.path] = api.Decision(store.get_ref(site.path), None, tree, step.reason)
     _propagate(plan)
+    _drop_inexact_signatures(plan, loads, store, api.decisions)
     for path, step in plan.steps.items():
         if step.reason.startswith("upstream") and path in api.decisions:
             api.decisions[path].note = f"upstream {step.reason[len('upstream '):]}"
     return plan
+
+
+def _loads_read(tree: dict) -> list[tuple[str, str | None]]:
+    """Every ``dds.load("/p")`` a signature tree read the store's ref for, as (path, the ref it read).
+    Loads of paths kept inside the same call are not listed: the signature covers their code instead."""
+    from .signature.digest import digest
+
+    found = []
+    for unit in tree["units"].values():
+        for name, token, _, read in unit["deps"]:
+            if name.startswith("load(") and token != digest("load-kept-here", name[5:-1]):
+                found.append((name[5:-1], read))
+    return found
+
+
+def _drop_inexact_signatures(plan: Plan, loads: dict[str, list[tuple[str, str | None]]], store: Any,
+                             decisions: dict) -> None:
+    """A signature that read ``load("/p")`` is exact only if ``/p`` still points where it did when the run
+    reaches the load: ``/p`` is not a step of this pipeline, or its own signature is exact, fresh and already
+    the path's ref. Otherwise (``/p`` will run, or a run moves its ref to another stored value) the run
+    computes another signature, so the plan prints none and marks it "decided at run time". Repeated to a
+    fixed point: a step loading such a step is undecided too."""
+    changed = True
+    while changed:
+        changed = False
+        for path, step in plan.steps.items():
+            if not step.exact_sig:
+                continue
+            for up, read in loads.get(path, []):
+                upstream = plan.steps.get(up)
+                if upstream is None or (upstream.exact_sig and upstream.status == FRESH and upstream.sig == read):
+                    continue
+                step.sig, step.exact_sig, changed = None, False, True
+                if step.status == FRESH:  # the ref it read moves first: the run decides
+                    step.status, step.reason = MAY_RUN, f"upstream {up} changes its stored value first"
+                decision = decisions.get(path)
+                if decision is not None:
+                    decision.new_sig = None
+                break
 
 
 def _bind_root_arguments(fn: Any, args: tuple, kwargs: dict) -> dict[str, Any]:
