@@ -345,12 +345,20 @@ def _drop_inexact_signatures(plan: Plan, loads: dict[str, list[tuple[str, str | 
                 if upstream is None or (upstream.exact_sig and upstream.status == FRESH and upstream.sig == read):
                     continue
                 step.sig, step.exact_sig, changed = None, False, True
-                if step.status == FRESH:  # the ref it read moves first: the run decides
-                    step.status, step.reason = MAY_RUN, f"upstream {up} changes its stored value first"
+                if step.status == FRESH:  # the ref it read may move first: the run decides
+                    step.status, step.reason = MAY_RUN, _why_load_undecided(up, upstream)
                 decision = decisions.get(path)
                 if decision is not None:
                     decision.new_sig = None
                 break
+
+
+def _why_load_undecided(path: str, upstream: Step) -> str:
+    if upstream.status in (WILL_RUN, MAY_RUN):
+        return f"it loads {path}, which {upstream.status}"
+    if upstream.exact_sig:
+        return f"it loads {path}, which a run points at another stored value first"
+    return f"it loads {path}, whose signature is decided at run time"
 
 
 def _bind_root_arguments(fn: Any, args: tuple, kwargs: dict) -> dict[str, Any]:
@@ -374,10 +382,22 @@ def _compare_code(current: dict, store: Any, site: _Site) -> tuple[str, str, dic
     if meta is None or "tree" not in meta:
         return WILL_RUN, "nothing stored yet", current
     if _function_sig(meta["tree"]) != _function_sig(current):
+        if _held_before_with_this_code(store, site.path, _function_sig(current)):
+            return MAY_RUN, "code changed back to that of an earlier stored value", current
         return WILL_RUN, "code changed", current
     if site.traceable:
         return FRESH, "", current
     return MAY_RUN, "arguments computed at run time", current
+
+
+def _held_before_with_this_code(store: Any, path: str, function_sig: tuple) -> bool:
+    """Whether a value ``path`` held before (its ref history) was computed by this very code: after a revert
+    the run may load it, so the plan must not say "will run"."""
+    for old in store.ref_history(path):
+        meta = store.read_meta(old)
+        if meta is not None and "tree" in meta and _function_sig(meta["tree"]) == function_sig:
+            return True
+    return False
 
 
 def _function_sig(tree: dict) -> tuple:

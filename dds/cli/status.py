@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .. import api
+from ..plan import UNDECIDED
 from ..report import FRESH, MAY_RUN, WILL_RUN, RunReport, StepReport
 from ..store import Store
 from .runner import PipelineError, explain, plan_pipeline, use_store
@@ -98,6 +99,8 @@ def _resolve(report: RunReport, spec: str, fn: Callable, store: Store) -> None:
         if step.path in loaded:
             if step.outcome != FRESH:
                 step.reason = "resolved: its stored value loaded for the current code and inputs"
+            elif step.signature is None:
+                step.reason = step.reason.replace(f"; {UNDECIDED}", "").replace(UNDECIDED, "")
             step.outcome, step.signature, step.why = FRESH, loaded[step.path], None
         elif step.path == stopped:
             step.outcome, step.why = WILL_RUN, explain(store, step.path)
