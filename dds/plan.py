@@ -340,9 +340,9 @@ def _drop_inexact_signatures(plan: Plan, loads: dict[str, list[tuple[str, str | 
         for path, step in plan.steps.items():
             if not step.exact_sig:
                 continue
-            for up, read in loads.get(path, []):
+            for up, _read in loads.get(path, []):  # read: the current ref, which _settled compares with
                 upstream = plan.steps.get(up)
-                if upstream is None or (upstream.exact_sig and upstream.status == FRESH and upstream.sig == read):
+                if upstream is None or _settled(plan, up, store, set()):
                     continue
                 step.sig, step.exact_sig, changed = None, False, True
                 if step.status == FRESH:  # the ref it read may move first: the run decides
@@ -351,6 +351,23 @@ def _drop_inexact_signatures(plan: Plan, loads: dict[str, list[tuple[str, str | 
                 if decision is not None:
                     decision.new_sig = None
                 break
+
+
+def _settled(plan: Plan, path: str, store: Any, seen: set[str]) -> bool:
+    """Whether a run leaves ``path``'s ref where it is now: not a step of this pipeline, fresh with exactly its
+    current ref as signature, or fresh by its unchanged code with every upstream settled too (the values its
+    arguments come from stay where they are)."""
+    step = plan.steps.get(path)
+    if step is None:
+        return True
+    if step.status != FRESH:
+        return False
+    if path in seen:  # met again (a diamond, or a cycle): its answer is the one being computed
+        return True
+    if step.exact_sig:
+        return step.sig == store.get_ref(path)
+    seen.add(path)
+    return all(_settled(plan, up, store, seen) for up in step.upstream)
 
 
 def _why_load_undecided(path: str, upstream: Step) -> str:
