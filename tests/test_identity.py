@@ -287,3 +287,35 @@ def test_identity_rule_follows_the_file_not_how_it_was_started(tmp_path):
     assert name("proj/my-scripts/x.py") == "x"  # no import could name the directory
     assert name("loose/alone.py") == "alone"  # no project root above it
     assert name("proj/missing.py") is None
+
+
+# ---------------------------------------------------------------------------------- 4. lineage
+def _lineage(project: Project) -> dict[str, dict[str, set[str]]]:
+    """Upstream paths of every step as dds show, dds run --report and dds graph give them."""
+    shown = {}
+    for path in PATHS:
+        out = project.dds("show", path).stdout
+        block = out.split("upstream:", 1)[1].split("code:", 1)[0]
+        shown[path] = set(re.findall(r"^  (/\S+)", block, re.M))
+    reported = {p: set(s["upstream"]) for p, s in project.report("run", "examples.pipeline:main").items()}
+    dot = project.root / "graph.dot"
+    project.dds("graph", "examples.pipeline:main", "-o", str(dot))
+    drawn = {p: set() for p in PATHS}
+    for up, down in re.findall(r'"(/[^"]+)" -> "(/[^"]+)"', dot.read_text(encoding="utf-8")):
+        drawn[down].add(up)
+    return {"show": shown, "run --report": reported, "graph": drawn}
+
+
+def test_lineage_of_a_load_is_the_same_in_show_run_report_and_graph(project):
+    project.script("examples/pipeline.py")  # stored by the script (__main__), read by the CLI
+    found = _lineage(project)
+    assert {name: got["/example/model"] for name, got in found.items()} == dict.fromkeys(found, {"/example/clean"})
+
+
+@pytest.mark.xfail(strict=True, reason="a value passed as an argument is not recorded with the value it "
+                   "feeds: dds show cannot see that /example/report came from /example/model (needs keep, "
+                   "in dds/api.py, to record its arguments' provenance)")
+def test_lineage_of_an_argument_is_the_same_in_show_run_report_and_graph(project):
+    project.script("examples/pipeline.py")
+    found = _lineage(project)
+    assert found["show"] == found["run --report"] == found["graph"]
