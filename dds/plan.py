@@ -345,11 +345,12 @@ def _drop_inexact_signatures(plan: Plan, loads: dict[str, list[tuple[str, str | 
                 if upstream is None or _settled(plan, up, store, set()):
                     continue
                 step.sig, step.exact_sig, changed = None, False, True
+                why = _why_load_undecided(up, upstream)
                 if step.status == FRESH:  # the ref it read may move first: the run decides
-                    step.status, step.reason = MAY_RUN, _why_load_undecided(up, upstream)
+                    step.status, step.reason = MAY_RUN, why
                 decision = decisions.get(path)
                 if decision is not None:
-                    decision.new_sig = None
+                    decision.new_sig, decision.note = None, decision.note or why
                 break
 
 
