@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 from .signature import call_signature, is_user_module, resolve_chain
 from .signature.graph import function_shape
+from .signature.identity import function_identity
 from .signature.source import function_node
 
 FRESH, WILL_RUN, MAY_RUN, RAN, LOADED = "fresh", "will run", "may run", "ran", "loaded"
@@ -279,7 +280,8 @@ def make_plan(fn: Callable, args: tuple, kwargs: dict, store: Any) -> Plan:
         if site.path in plan.steps:  # the same path kept twice: the later site wins the plan
             plan.steps.pop(site.path)
         where = f"{site.caller.__code__.co_filename}:{getattr(site.call, 'lineno', site.caller.__code__.co_firstlineno)}"
-        step = Step(site.path, api.function_name(site.callee), where, upstream=list(dict.fromkeys(site.upstream)))
+        name = function_identity(site.callee) if site.callee is not None else api.function_name(site.callee)
+        step = Step(site.path, name, where, upstream=list(dict.fromkeys(site.upstream)))
         plan.steps[site.path] = step
         if site is root_site:
             values, kw = list(args), dict(kwargs)

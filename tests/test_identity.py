@@ -319,3 +319,23 @@ def test_lineage_of_an_argument_is_the_same_in_show_run_report_and_graph(project
     project.script("examples/pipeline.py")
     found = _lineage(project)
     assert found["show"] == found["run --report"] == found["graph"]
+
+
+@pytest.mark.parametrize("kind", ["local", "memory"])
+def test_stores_keep_the_refs_a_path_held_before(tmp_path, kind):
+    from dds.store import create_store
+
+    store = create_store(kind, internal_dir=str(tmp_path / "s")) if kind == "local" else create_store("memory")
+    sigs = ["a" * 40, "b" * 40, "c" * 40]
+    for sig in sigs:
+        store.write(sig, sig, {"path": "/p", "signature": sig})
+    assert store.ref_history("/p") == []
+    store.set_ref("/p", sigs[0])
+    store.set_ref("/p", sigs[0])  # no move: nothing remembered
+    assert store.ref_history("/p") == []
+    store.set_ref("/p", sigs[1])
+    store.set_ref("/p", sigs[2])
+    assert store.ref_history("/p") == [sigs[1], sigs[0]]
+    store.set_ref("/p", sigs[0])  # a revert: what it held just before comes first
+    assert store.ref_history("/p") == [sigs[2], sigs[1]]
+    assert store.get_ref("/p") == sigs[0]

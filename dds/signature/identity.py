@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from typing import Any
 
 _ROOT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 
@@ -38,6 +39,20 @@ def module_identity(module_name: str | None, namespace: dict | None = None) -> s
     if not isinstance(filename, str) or not filename.endswith(".py"):
         return name
     return identity_of_file(filename) or name
+
+
+def function_identity(fn: Any) -> str:
+    """``identity.qualname`` of a function or class, as signatures name it (for labels: plans, reports)."""
+    fn = getattr(fn, "__wrapped__", fn) if hasattr(fn, "__dds_keep_path__") else fn
+    qualname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
+    module = getattr(fn, "__module__", None)
+    if not isinstance(module, str):
+        return qualname
+    from .modules import is_user_module  # libraries keep their import names
+
+    if not is_user_module(module):
+        return f"{module}.{qualname}"
+    return f"{module_identity(module, getattr(fn, '__globals__', None))}.{qualname}"
 
 
 @functools.lru_cache(maxsize=None)
