@@ -310,6 +310,7 @@ def make_plan(fn: Callable, args: tuple, kwargs: dict, store: Any) -> Plan:
         api.decisions[site.path] = api.Decision(store.get_ref(site.path), None, tree, step.reason)
     _propagate(plan)
     _drop_inexact_signatures(plan, loads, store, api.decisions)
+    _propagate(plan)  # a step that became "may run" above makes its fresh downstream "may run" too
     for path, step in plan.steps.items():
         if step.reason.startswith("upstream") and path in api.decisions:
             api.decisions[path].note = f"upstream {step.reason[len('upstream '):]}"
