@@ -123,7 +123,20 @@ def explain(path: str, old_tree: dict | None, new_tree: dict | None, *, old_sig:
 
 
 def previous_version(store, path: str, sig: str) -> tuple[str, dict] | None:
-    """The value stored at ``path`` just before ``sig`` (by time of storage), with its metadata."""
+    """What ``path`` held before it pointed at ``sig``, with its metadata: the most recent earlier ref in the
+    store's ref history whose value is still stored. A store without history (written by an older dds)
+    falls back to the value stored at ``path`` just before ``sig`` by time of storage."""
+    history = store.ref_history(path)
+    for old in history:
+        meta = store.read_meta(old)
+        if meta is not None:
+            return old, meta
+    if history:
+        return None  # the earlier values were deleted (gc): nothing to compare with
+    return _stored_before(store, path, sig)
+
+
+def _stored_before(store, path: str, sig: str) -> tuple[str, dict] | None:
     current = store.read_meta(sig)
     stamp = current.get("stored_at", "") if current else ""
     best: tuple[str, str, dict] | None = None
@@ -146,7 +159,10 @@ def explain_stored_history(store, path: str) -> str:
     meta = store.read_meta(sig) or {}
     before = previous_version(store, path, sig)
     if before is None:
-        return f"{path} ({sig[:10]}) was computed once; no earlier value was stored to compare with."
+        if store.ref_history(path):
+            return (f"{path} ({sig[:10]}): the values it held before were deleted from the store (dds gc), "
+                    "so there is nothing to compare with.")
+        return f"{path} ({sig[:10]}) has held only this value; no earlier value was stored to compare with."
     old_sig, old_meta = before
     return explain(path, old_meta.get("tree"), meta.get("tree"), old_sig=old_sig, new_sig=sig)
 

@@ -27,9 +27,11 @@ from .overlaps import check_plan
 from .paths import validate_path
 from .signature import call_signature, is_user_module, resolve_chain
 from .signature.graph import function_shape
+from .signature.identity import function_identity
 from .signature.source import function_node
 
 FRESH, WILL_RUN, MAY_RUN, RAN, LOADED = "fresh", "will run", "may run", "ran", "loaded"
+UNDECIDED = "signature decided at run time"  # shown instead of a signature the plan cannot know
 
 
 @dataclass
@@ -41,8 +43,9 @@ class Step:
     where: str
     status: str = MAY_RUN
     reason: str = ""
-    sig: str | None = None
+    sig: str | None = None  # exact: the signature a run uses; None when only the run can tell (see exact_sig)
     upstream: list[str] = field(default_factory=list)
+    exact_sig: bool = False  # False: "signature decided at run time" (arguments or upstream refs change first)
 
 
 @dataclass
@@ -61,7 +64,8 @@ class Plan:
         lines = []
         for step in self.steps.values():
             why = f" ({step.reason})" if step.reason else ""
-            lines.append(f"{step.status:>8}  {step.path:<{width}}  {step.function}{why}")
+            sig = step.sig[:10] if step.sig else UNDECIDED
+            lines.append(f"{step.status:>8}  {step.path:<{width}}  {sig:<10}  {step.function}{why}")
         return "\n".join(lines)
 
 
@@ -282,13 +286,15 @@ def make_plan(fn: Callable, args: tuple, kwargs: dict, store: Any) -> Plan:
 
     plan = Plan()
     check_plan(store, {s.path: api.function_name(s.callee) for s in discovery.sites})  # before anything runs
+    loads: dict[str, list[tuple[str, str | None]]] = {}  # path -> the refs its exact signature read
     # Signatures go through the per-process memo: the run that follows re-checks them instead of rebuilding.
     signature_of = functools.partial(call_signature, load_sig=store.get_ref)
     for site in discovery.sites:
         if site.path in plan.steps:  # the same path kept twice: the later site wins the plan
             plan.steps.pop(site.path)
         where = f"{site.caller.__code__.co_filename}:{getattr(site.call, 'lineno', site.caller.__code__.co_firstlineno)}"
-        step = Step(site.path, api.function_name(site.callee), where, upstream=list(dict.fromkeys(site.upstream)))
+        name = function_identity(site.callee) if site.callee is not None else api.function_name(site.callee)
+        step = Step(site.path, name, where, upstream=list(dict.fromkeys(site.upstream)))
         plan.steps[site.path] = step
         if site is root_site:
             values, kw = list(args), dict(kwargs)
@@ -305,7 +311,8 @@ def make_plan(fn: Callable, args: tuple, kwargs: dict, store: Any) -> Plan:
             continue
         if all(v is not _UNKNOWN for v in values) and all(v is not _UNKNOWN for v in kw.values()):
             signature = signature_of(site.path, site.callee, tuple(values), kw)
-            step.sig = signature.sig
+            step.sig, step.exact_sig = signature.sig, True
+            loads[site.path] = _loads_read(signature.tree)
             api.decisions[site.path] = api.Decision(store.get_ref(site.path), signature.sig, signature)
             if store.read_meta(signature.sig) is not None:
                 step.status = FRESH
@@ -315,10 +322,77 @@ def make_plan(fn: Callable, args: tuple, kwargs: dict, store: Any) -> Plan:
         step.status, step.reason, tree = _compare_code(signature_of(site.path, site.callee, (), {}).tree, store, site)
         api.decisions[site.path] = api.Decision(store.get_ref(site.path), None, tree, step.reason)
     _propagate(plan)
+    _drop_inexact_signatures(plan, loads, store, api.decisions)
+    _propagate(plan)  # a step that became "may run" above makes its fresh downstream "may run" too
     for path, step in plan.steps.items():
         if step.reason.startswith("upstream") and path in api.decisions:
             api.decisions[path].note = f"upstream {step.reason[len('upstream '):]}"
     return plan
+
+
+def _loads_read(tree: dict) -> list[tuple[str, str | None]]:
+    """Every ``dds.load("/p")`` a signature tree read the store's ref for, as (path, the ref it read).
+    Loads of paths kept inside the same call are not listed: the signature covers their code instead."""
+    from .signature.digest import digest
+
+    found = []
+    for unit in tree["units"].values():
+        for name, token, _, read in unit["deps"]:
+            if name.startswith("load(") and token != digest("load-kept-here", name[5:-1]):
+                found.append((name[5:-1], read))
+    return found
+
+
+def _drop_inexact_signatures(plan: Plan, loads: dict[str, list[tuple[str, str | None]]], store: Any,
+                             decisions: dict) -> None:
+    """A signature that read ``load("/p")`` is exact only if ``/p`` still points where it did when the run
+    reaches the load: ``/p`` is not a step of this pipeline, or its own signature is exact, fresh and already
+    the path's ref. Otherwise (``/p`` will run, or a run moves its ref to another stored value) the run
+    computes another signature, so the plan prints none and marks it "decided at run time". Repeated to a
+    fixed point: a step loading such a step is undecided too."""
+    changed = True
+    while changed:
+        changed = False
+        for path, step in plan.steps.items():
+            if not step.exact_sig:
+                continue
+            for up, _read in loads.get(path, []):  # read: the current ref, which _settled compares with
+                upstream = plan.steps.get(up)
+                if upstream is None or _settled(plan, up, store, set()):
+                    continue
+                step.sig, step.exact_sig, changed = None, False, True
+                why = _why_load_undecided(up, upstream)
+                if step.status == FRESH:  # the ref it read may move first: the run decides
+                    step.status, step.reason = MAY_RUN, why
+                decision = decisions.get(path)
+                if decision is not None:
+                    decision.new_sig, decision.note = None, decision.note or why
+                break
+
+
+def _settled(plan: Plan, path: str, store: Any, seen: set[str]) -> bool:
+    """Whether a run leaves ``path``'s ref where it is now: not a step of this pipeline, fresh with exactly its
+    current ref as signature, or fresh by its unchanged code with every upstream settled too (the values its
+    arguments come from stay where they are)."""
+    step = plan.steps.get(path)
+    if step is None:
+        return True
+    if step.status != FRESH:
+        return False
+    if path in seen:  # met again (a diamond, or a cycle): its answer is the one being computed
+        return True
+    if step.exact_sig:
+        return step.sig == store.get_ref(path)
+    seen.add(path)
+    return all(_settled(plan, up, store, seen) for up in step.upstream)
+
+
+def _why_load_undecided(path: str, upstream: Step) -> str:
+    if upstream.status in (WILL_RUN, MAY_RUN):
+        return f"it loads {path}, which {upstream.status}"
+    if upstream.exact_sig:
+        return f"it loads {path}, which a run points at another stored value first"
+    return f"it loads {path}, whose signature is decided at run time"
 
 
 def _bind_root_arguments(fn: Any, args: tuple, kwargs: dict) -> dict[str, Any]:
@@ -342,10 +416,22 @@ def _compare_code(current: dict, store: Any, site: _Site) -> tuple[str, str, dic
     if meta is None or "tree" not in meta:
         return WILL_RUN, "nothing stored yet", current
     if _function_sig(meta["tree"]) != _function_sig(current):
+        if _held_before_with_this_code(store, site.path, _function_sig(current)):
+            return MAY_RUN, "code changed back to that of an earlier stored value", current
         return WILL_RUN, "code changed", current
     if site.traceable:
         return FRESH, "", current
     return MAY_RUN, "arguments computed at run time", current
+
+
+def _held_before_with_this_code(store: Any, path: str, function_sig: tuple) -> bool:
+    """Whether a value ``path`` held before (its ref history) was computed by this very code: after a revert
+    the run may load it, so the plan must not say "will run"."""
+    for old in store.ref_history(path):
+        meta = store.read_meta(old)
+        if meta is not None and "tree" in meta and _function_sig(meta["tree"]) == function_sig:
+            return True
+    return False
 
 
 def _function_sig(tree: dict) -> tuple:

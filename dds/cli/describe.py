@@ -125,8 +125,9 @@ def lineage(meta: dict, stored: dict[str, dict]) -> Lineage:
     own_path = meta.get("path")
     kept_at: dict[str, list[str]] = {}
     for path, other in stored.items():
-        if path != own_path and isinstance(other.get("function"), str):
-            kept_at.setdefault(other["function"], []).append(path)
+        function = _kept_function(other)
+        if path != own_path and function is not None:
+            kept_at.setdefault(function, []).append(path)
     result = Lineage()
     seen: set[str] = set()
     root = tree.get("root")
@@ -162,6 +163,21 @@ def lineage(meta: dict, stored: dict[str, dict]) -> Lineage:
     result.upstream = sorted(found.values(), key=lambda u: (u.path, u.how))
     result.functions.sort()
     return result
+
+
+def _kept_function(meta: dict) -> str | None:
+    """The function a value was computed by, named as signature trees name it (by its file, see
+    dds/signature/identity.py: the same whether it ran as ``__main__`` or imported); else the metadata's
+    ``function`` (``module.qualname`` as Python named it)."""
+    tree = meta.get("tree") if isinstance(meta.get("tree"), dict) else {}
+    root = (tree.get("units") or {}).get(tree.get("root")) if isinstance(tree.get("units"), dict) else None
+    for dep in (root or {}).get("deps") or []:
+        if isinstance(dep, list) and len(dep) > 2 and dep[0] == "function":
+            refs = _ref_keys(dep[2])
+            if len(refs) == 1:
+                return refs[0].replace(":", ".", 1)
+    function = meta.get("function")
+    return function if isinstance(function, str) else None
 
 
 def _ref_keys(raw: Any) -> list[str]:

@@ -20,7 +20,7 @@ from .. import api
 from ..errors import ArgumentError, DDSError, StoreError
 from ..explain import explain_decision
 from ..pipeline_ref import import_pipeline
-from ..plan import FRESH, Plan, make_plan
+from ..plan import FRESH, UNDECIDED, Plan, Step, make_plan
 from ..report import FAILED, LOADED, RAN, SKIPPED, RunReport, StepReport
 from ..signature import accept_module
 from ..store import Store, create_store, register_store
@@ -101,10 +101,17 @@ def plan_pipeline(spec: str, fn: Callable, store: Store, location: str, command:
     started_at, t0 = now_iso(), time.perf_counter()
     plan = _planned(spec, lambda: make_plan(fn, (), {}, store))
     steps = [StepReport(path, step.function, step.status, signature=step.sig, planned=step.status,
-                        reason=step.reason, upstream=list(step.upstream),
+                        reason=_with_undecided(step), upstream=list(step.upstream),
                         why=None if step.status == FRESH else explain(store, path))
              for path, step in plan.steps.items()]
     return RunReport(command, spec, location, started_at, time.perf_counter() - t0, steps)
+
+
+def _with_undecided(step: Step) -> str:
+    """The plan's reason, saying so when the step's signature is only known at run time."""
+    if step.sig is not None:
+        return step.reason
+    return f"{step.reason}; {UNDECIDED}" if step.reason else UNDECIDED
 
 
 def _planned(spec: str, make: Callable[[], Plan]) -> Plan:

@@ -1,10 +1,11 @@
 """``dds status``: does the store hold, for every path, what the current code would compute?
 
-First the plan (nothing runs). A plan can only say *may run* for a step whose arguments are computed at run
-time by code that is not a step; a CI gate must not call that fresh. So, unless ``--static``, such a plan
-is resolved exactly by calling the pipeline against a read-only view of the store: every ``keep`` whose
+First the plan (nothing runs). A plan reads code, not data: where a step's arguments or the refs it loads
+are only known at run time, it can only guess. A CI gate must not guess, so, unless ``--static``, the plan is
+then checked exactly by calling the pipeline against a read-only view of the store: every ``keep`` whose
 value is stored loads it (no step body runs, no ref moves), and the first ``keep`` that would compute stops
-the pipeline there. Either every path loaded (fresh, exactly) or that path would run.
+the pipeline there, with the exact signature it would compute. So status exits 0 exactly when ``dds run``
+would load every path, and every signature it prints is the one the run uses.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .. import api
+from ..plan import UNDECIDED
 from ..report import FRESH, MAY_RUN, WILL_RUN, RunReport, StepReport
 from ..store import Store
 from .runner import PipelineError, explain, plan_pipeline, use_store
@@ -57,14 +59,13 @@ def check_status(spec: str, fn: Callable, store: Store, location: str, *, static
     """The plan as a report; outcome per path fresh / will run / may run (may run left only by ``static``
     or when the check stopped at an earlier path that will run)."""
     report = plan_pipeline(spec, fn, store, location, "status")
-    outcomes = {s.outcome for s in report.steps}
-    if MAY_RUN not in outcomes or WILL_RUN in outcomes or static:
+    if static:
         for step in report.steps:
             if step.outcome == MAY_RUN:
-                step.reason += ("; not resolved (--static)" if static else
-                                "; not resolved (other paths will run anyway)")
+                step.reason += "; not resolved (--static)"
         return report
-    _resolve(report, spec, fn, store)
+    if any(step.outcome != FRESH or step.signature is None for step in report.steps):
+        _resolve(report, spec, fn, store)
     return report
 
 
@@ -79,10 +80,11 @@ def _resolve(report: RunReport, spec: str, fn: Callable, store: Store) -> None:
     use_store(ReadOnlyStore(store))  # type: ignore[arg-type]  # a Store by delegation
     api.observers.append(observer)
     stopped: str | None = None
+    stopped_sig: str | None = None
     try:
         fn()
     except _WouldRun as stop:
-        stopped = _path_of(stop.sig)
+        stopped, stopped_sig = _path_of(stop.sig), stop.sig
     except Exception as exc:
         raise PipelineError(
             f"dds status {spec}: the pipeline raised {type(exc).__name__}: {exc} while its stored values were "
@@ -92,22 +94,43 @@ def _resolve(report: RunReport, spec: str, fn: Callable, store: Store) -> None:
     finally:
         api.observers.remove(observer)
         use_store(store)
+    after = _downstream(report, stopped) if stopped is not None else set()
     for step in report.steps:
         if step.path in loaded:
             if step.outcome != FRESH:
                 step.reason = "resolved: its stored value loaded for the current code and inputs"
+            elif step.signature is None:
+                step.reason = step.reason.replace(f"; {UNDECIDED}", "").replace(UNDECIDED, "")
             step.outcome, step.signature, step.why = FRESH, loaded[step.path], None
         elif step.path == stopped:
             step.outcome, step.why = WILL_RUN, explain(store, step.path)
-            step.signature = getattr(api.decisions.get(step.path), "new_sig", None)
+            step.signature = stopped_sig
             step.reason = "resolved: nothing is stored for its current signature"
-        elif step.outcome == MAY_RUN and stopped is None:
-            step.outcome, step.why, step.reason = FRESH, None, "not reached: the pipeline does not keep it now"
-        elif step.outcome == MAY_RUN:
-            step.reason += f"; not resolved: the check stopped at {stopped}, which will run"
+        elif stopped is None:
+            step.outcome, step.why, step.signature = FRESH, None, None
+            step.reason = "not needed: the pipeline does not keep it now (a step that keeps it loaded)"
+        elif step.path in after:
+            step.outcome, step.signature, step.why = MAY_RUN, None, None
+            step.reason = f"decided at run time: it depends on {stopped}, which will run"
+        else:
+            step.reason = (step.reason + "; " if step.reason else "") + f"not checked: the check stopped at {stopped}"
     if stopped is not None and stopped not in {s.path for s in report.steps}:
-        report.steps.append(StepReport(stopped, "?", WILL_RUN, planned=None, why=explain(store, stopped),
+        report.steps.append(StepReport(stopped, "?", WILL_RUN, signature=stopped_sig, planned=None,
+                                       why=explain(store, stopped),
                                        reason="not in the plan (found while checking); nothing stored for it"))
+
+
+def _downstream(report: RunReport, path: str) -> set[str]:
+    """The paths whose plan lists ``path`` upstream, directly or through others."""
+    found: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for step in report.steps:
+            if step.path not in found and ({path} | found) & set(step.upstream):
+                found.add(step.path)
+                changed = True
+    return found
 
 
 def _path_of(sig: str) -> str:

@@ -24,6 +24,7 @@ from typing import Any, Callable
 from ..errors import SignatureError, SourceUnavailableError, UnhashableValueError
 from . import shape_cache
 from .digest import digest
+from .identity import module_identity
 from .modules import is_user_module, library_version
 from .normalize import CodeShape, ImportTarget, code_shape
 from .probes import MISSING as _MISSING
@@ -252,15 +253,15 @@ class SignatureBuilder:
             if module == "dds" or module.startswith("dds."):
                 return digest("dds", obj.__qualname__)
             if is_user_module(module):
-                return self._ref(obj, "function", f"{module}:{obj.__qualname__}")
+                return self._ref(obj, "function", f"{module_identity(module, obj.__globals__)}:{obj.__qualname__}")
             return _library_token(module, obj.__qualname__)
         if isinstance(obj, type):
             if is_user_module(obj.__module__):
-                return self._ref(obj, "class", f"{obj.__module__}:{obj.__qualname__}")
+                return self._ref(obj, "class", f"{module_identity(obj.__module__)}:{obj.__qualname__}")
             return _library_token(obj.__module__, obj.__qualname__)
         if isinstance(obj, types.ModuleType):
             if is_user_module(obj.__name__):
-                return self._ref(obj, "module", f"module:{obj.__name__}")
+                return self._ref(obj, "module", f"module:{module_identity(obj.__name__, vars(obj))}")
             return _library_token(obj.__name__, "")
         if isinstance(obj, functools.partial):
             return digest("partial", self._token(obj.func), self._token(obj.args), self._token(obj.keywords))

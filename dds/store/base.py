@@ -51,6 +51,11 @@ class Store(abc.ABC):
     def set_ref(self, path: str, sig: str) -> None:
         """Point ``path`` at blob ``sig`` (and refresh the human-readable view), atomically."""
 
+    def ref_history(self, path: str) -> list[str]:
+        """The signatures ``path`` pointed to before its current one, most recent first (what ``why``
+        compares with). Stores that keep no history return []."""
+        return []
+
     @abc.abstractmethod
     def iter_refs(self) -> Iterator[tuple[str, str]]:
         """Every ``(path, sig)`` pair, in path order."""

@@ -8,6 +8,7 @@ is made, how it is moved into place, how a small file is replaced atomically, an
     blobs/<sig>/<file_name>   the value, written once
     meta/<sig>.json           its metadata; written last, so it is the commit point
     refs/<path>.ref           the signature a store path points to
+    history/<path>.log        the signatures it pointed to before, most recent first (for ``why``)
     tmp/                      temporary names
 """
 
@@ -29,6 +30,7 @@ from .base import Store
 
 log = logging.getLogger("dds.store")
 
+_HISTORY = 20  # previous refs kept per path
 _SIG = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]{0,199}")
 
 
@@ -211,7 +213,31 @@ class FsStore(Store):
             raise StoreError(f"Cannot point {path} at signature {sig}: the {self.describe()} holds no such value.")
         self._check_conflicts(path)
         self._publish(path, sig, meta)
+        self._remember_previous_ref(path, sig)
         self._write_small(self.ref_file(path), f"{sig}\n".encode("ascii"))
+
+    def history_file(self, path: str) -> str:
+        parts = path_parts(path)
+        return self._at("history", *map(_group_name, parts[:-1]), parts[-1] + ".log")
+
+    def ref_history(self, path: str) -> list[str]:
+        data = self._read_small(self.history_file(path))
+        lines = data.decode("ascii", "replace").split() if data else []
+        current = self.get_ref(path)
+        return [s for s in dict.fromkeys(lines) if _SIG.fullmatch(s) and s != current]
+
+    def _remember_previous_ref(self, path: str, sig: str) -> None:
+        """Before ``path`` moves to ``sig``, put its current ref first in its history (written before the ref,
+        so a crash between the two leaves an entry equal to the ref, which ``ref_history`` skips). Only
+        explanations read it: a lost entry (two writers at once) costs a less precise ``why``, never a value."""
+        try:
+            current = self.get_ref(path)
+        except DamagedDataError:
+            current = None
+        if current is None or current == sig:
+            return
+        entries = [current] + [s for s in self.ref_history(path) if s not in (current, sig)]
+        self._write_small(self.history_file(path), ("\n".join(entries[:_HISTORY]) + "\n").encode("ascii"))
 
     def iter_refs(self) -> Iterator[tuple[str, str]]:
         found = []
