@@ -2,7 +2,7 @@
 
 Public API (everything else may change): ``keep``, ``data_function`` (``dds_function``), ``load``,
 ``set_store``, ``eval``, ``why``, ``accept_module``, ``reject_module``, ``register_hasher``, ``register_codec``,
-``set_option``, ``get_option`` and the ``DDSError`` family; for notebooks, ``info`` and ``graph`` (shown as
+``set_option``, ``get_option``, ``File`` (an input file or directory, hashed by content) and the ``DDSError`` family; for notebooks, ``info`` and ``graph`` (shown as
 HTML/SVG in Jupyter) and ``%load_ext dds`` (the ``%%dds /path`` cell magic, see docs/notebooks.md).
 """
 
@@ -17,6 +17,7 @@ from .errors import (
     DamagedDataError,
     DataFunctionError,
     DDSError,
+    MissingInputError,
     NotFoundError,
     PathError,
     SignatureError,
@@ -25,6 +26,7 @@ from .errors import (
     UnhashableValueError,
 )
 from .evaluation import ProcessingStage
+from .inputs import File
 from .options import get_option, set_option
 from .runinfo import set_run_info_fn
 from .signature import accept_module, reject_module, register_hasher
@@ -63,8 +65,8 @@ def eval(fn, *args, dds_export_graph=None, dds_extra_debug=False, dds_dont_eval=
 
 __all__ = [
     "__version__", "keep", "eval", "why", "ProcessingStage", "data_function", "dds_function", "load", "set_store", "get_store",
-    "accept_module", "reject_module", "register_hasher", "register_codec", "set_option", "get_option",
+    "File", "accept_module", "reject_module", "register_hasher", "register_codec", "set_option", "get_option",
     "set_run_info_fn", "info", "graph", "load_ipython_extension",
-    "DDSError", "ArgumentError", "CodecError", "DamagedDataError", "DataFunctionError", "NotFoundError",
+    "DDSError", "ArgumentError", "CodecError", "DamagedDataError", "DataFunctionError", "MissingInputError", "NotFoundError",
     "PathError", "SignatureError", "SourceUnavailableError", "StoreError", "UnhashableValueError",
 ]
