@@ -12,7 +12,7 @@ import re
 import xxhash
 
 _PREFIX = "dds.File "
-_PATTERN = re.compile(r"^dds\.File (?P<path>.+): (?P<size>[^,]+), (?P<kind>\S+) (?P<digest>\S+)$")
+_PATTERN = re.compile(r"^dds\.File (?P<path>.+?): (?P<size>.+), (?P<kind>\S+) (?P<digest>[0-9a-f]+)$")
 
 
 def file_preview(path: str, summary: tuple | None) -> str | None:
