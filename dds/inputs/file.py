@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import stat
 from typing import IO, Any, Iterator
+from urllib.parse import unquote
 
 from ..errors import ArgumentError, MissingInputError, SignatureError
 from . import remote, stat_cache
@@ -24,9 +25,9 @@ from .preview import file_preview
 
 __all__ = ["File", "identity", "claimed_file_identity"]
 
-#: Local directories (absolute) and URLs that a File names: Spark input files below one of them are hashed
-#: by content too (see ``claimed_file_identity``).
-_claimed: set[str] = set()
+#: Local paths (absolute) and URLs that a File names, with its storage options: Spark input files at or
+#: below one of them are hashed by content too (see ``claimed_file_identity``).
+_claimed: dict[str, dict[str, Any]] = {}
 
 
 class File:
@@ -55,7 +56,10 @@ class File:
         self.hidden = bool(hidden)
         self.storage_options = dict(storage_options or {})
         self._summary = None  # what the last hash saw, for ``why`` (never part of the hash)
-        _claimed.add(self.path if remote.is_url(self.path) else os.path.abspath(self.path))
+        if remote.is_url(self.path):
+            _claimed[self.path.rstrip("/")] = self.storage_options
+        else:
+            _claimed.update(dict.fromkeys((os.path.abspath(self.path), os.path.realpath(self.path)), {}))
 
     def __fspath__(self) -> str:
         return self.path
@@ -166,7 +170,7 @@ def claimed_file_identity(uri: str) -> tuple | None:
     """Content identity of one input file of a Spark DataFrame, when a File names it or a directory above
     it; else None (the caller keeps its own, cheaper identity for files no File claims)."""
     if uri.startswith("file:"):
-        path = "/" + uri[len("file:"):].lstrip("/")
+        path = "/" + unquote(uri[len("file:"):]).lstrip("/")  # Spark's URIs are percent-encoded
     elif uri.startswith("s3a://"):
         path = "s3://" + uri[len("s3a://"):]
     else:
@@ -180,7 +184,7 @@ def claimed_file_identity(uri: str) -> tuple | None:
             return None
         candidate = parent
     if remote.is_url(path):
-        payload, _ = remote.identity(path, hidden=True, storage_options={})
+        payload, _ = remote.identity(path, hidden=True, storage_options=_claimed[candidate])
         return ("dds.File", uri, payload[2:])
     try:
         size, digest = stat_cache.content_digest(path)
