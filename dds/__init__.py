@@ -26,7 +26,7 @@ from .errors import (
     UnhashableValueError,
 )
 from .evaluation import ProcessingStage
-from .inputs import File
+from .inputs import File, UntrackedFileWarning
 from .options import get_option, set_option
 from .runinfo import set_run_info_fn
 from .signature import accept_module, reject_module, register_hasher
@@ -69,4 +69,5 @@ __all__ = [
     "set_run_info_fn", "info", "graph", "load_ipython_extension",
     "DDSError", "ArgumentError", "CodecError", "DamagedDataError", "DataFunctionError", "MissingInputError", "NotFoundError",
     "PathError", "SignatureError", "SourceUnavailableError", "StoreError", "UnhashableValueError",
+    "UntrackedFileWarning",
 ]

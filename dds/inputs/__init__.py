@@ -6,7 +6,8 @@ same ``register_hasher`` mechanism any user type can use.
 
 from ..signature import register_hasher
 from .file import File, identity
+from .untracked import UntrackedFileWarning
 
 register_hasher(File, identity)
 
-__all__ = ["File"]
+__all__ = ["File", "UntrackedFileWarning"]
