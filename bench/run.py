@@ -1,6 +1,6 @@
 """The dds benchmark suite (issue 6): every figure next to a baseline measured in the same run.
 
-    python bench/run.py [--quick] [--only warm,pipeline,sig,frame] [--no-peers] [--keep-tmp] [--strict]
+    python bench/run.py [--quick] [--only warm,pipeline,sig,frame,files] [--no-peers] [--keep-tmp] [--strict]
 
 ``make bench`` (500 MB frame) and ``make bench-quick`` (50 MB, fewer repetitions) run it. The frame size
 is ``DDS_BENCH_MB``. Every measurement runs in a subprocess (``bench/worker.py``) on generated code
@@ -27,6 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
+import files
 import gen
 import peers
 
@@ -327,6 +328,9 @@ class Suite:
                           or self.peer_status.get("frame", {}).get("reason", ""))
                 self.add(Row("store write/load of a frame", name, "n/a", result=f"not run: {reason}"[:100]))
 
+    def bench_files(self) -> None:
+        files.run(self, Row)  # bench/files.py: dds.File content digests, cold and from the stat cache
+
     # ------------------------------------------------------------------ report
     def report(self, started: float) -> str:
         head = (f"dds benchmarks — {time.strftime('%Y-%m-%d %H:%M')}, Python {sys.version.split()[0]}, "
@@ -361,7 +365,7 @@ def _verdict(lib: str, ok: bool | None) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, 50 MB frame by default")
-    parser.add_argument("--only", default="warm,pipeline,sig,frame", help="comma-separated subset")
+    parser.add_argument("--only", default="warm,pipeline,sig,frame,files", help="comma-separated subset")
     parser.add_argument("--no-peers", action="store_true", help="measure dds only")
     parser.add_argument("--keep-tmp", action="store_true", help="keep the generated code and stores")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a dds target fails")

@@ -6,6 +6,7 @@ Whether a file was read is observed through the kernel's count of bytes this pro
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import time
@@ -25,7 +26,7 @@ MB = 1 << 20
 def file_cache(tmp_path, monkeypatch):
     """A digest cache of this test's own, empty in memory and on disk."""
     monkeypatch.setenv("DDS_FILE_CACHE", str(tmp_path / "file-cache"))
-    monkeypatch.setattr(stat_cache, "_db", None)
+    monkeypatch.setattr(stat_cache, "_dir", False)
     stat_cache.forget()
     yield tmp_path / "file-cache"
     stat_cache.forget()
@@ -188,17 +189,38 @@ def test_damaged_or_unwritable_disk_cache_is_only_a_miss(tmp_path, monkeypatch, 
     p.write_bytes(b"1")
     aged(p)
     first = token(dds.File(p))
-    db = stat_cache._connection()
-    db.execute("UPDATE digests SET digest = ?", ("0" * 32,))  # a row that lies: its checksum fails
-    db.commit()
+    (entry,) = [e for e in (tmp_path / "file-cache").iterdir() if not e.name.startswith(".")]
+    row = json.loads(entry.read_text())
+    row[-2] = "0" * 32  # an entry that lies about the digest: its checksum fails
+    entry.write_text(json.dumps(row))
+    stat_cache.forget()
+    assert token(dds.File(p)) == first
+    entry.write_text('["trunc')  # a torn entry
     stat_cache.forget()
     assert token(dds.File(p)) == first
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
     monkeypatch.setenv("DDS_FILE_CACHE", str(blocker / "cache"))
-    monkeypatch.setattr(stat_cache, "_db", None)
+    monkeypatch.setattr(stat_cache, "_dir", False)
     stat_cache.forget()
     assert token(dds.File(p)) == first
+
+
+def test_disk_cache_is_bounded(tmp_path, monkeypatch, short_racy_window):
+    monkeypatch.setattr(stat_cache, "MAX_ENTRIES", 4)
+    monkeypatch.setattr(stat_cache, "_pruned", False)
+    d = tmp_path / "many"
+    d.mkdir()
+    for i in range(7):
+        (d / f"{i}.csv").write_text(str(i))
+    aged(d / "6.csv")
+    token(dds.File(d))  # writes 7 entries
+    monkeypatch.setattr(stat_cache, "_pruned", False)
+    (d / "7.csv").write_text("7")
+    aged(d / "7.csv")
+    token(dds.File(d))  # a new process's first write prunes to half the bound first
+    entries = [e for e in (tmp_path / "file-cache").iterdir() if not e.name.startswith(".")]
+    assert len(entries) <= 4
 
 
 # -- keep, why, errors -------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ def spark():
 def store(tmp_path, monkeypatch):
     CALLS.clear()
     monkeypatch.setenv("DDS_FILE_CACHE", str(tmp_path / "file-cache"))
-    monkeypatch.setattr(stat_cache, "_db", None)
+    monkeypatch.setattr(stat_cache, "_dir", False)
     stat_cache.forget()
     return dds.set_store("local", internal_dir=str(tmp_path / "store"))
 

@@ -14,6 +14,7 @@ every write; any other fsspec URL by its content, read through fsspec.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from typing import IO, Any, Iterator
@@ -94,14 +95,15 @@ class File:
         return file_preview(self.path, self._summary)
 
 
-def identity(f: File) -> tuple:
-    """What the signature hashes for ``f``: its path as written and its content (see the module doc)."""
+def identity(f: File) -> str:
+    """What the signature hashes for ``f``: its path as written and its content (see the module doc), as
+    one canonical JSON text (hashed in one step: a warm re-check costs a ``stat`` and two digests)."""
     if remote.is_url(f.path):
         payload, summary = remote.identity(f.path, f.hidden, f.storage_options)
     else:
         payload, summary = _local_identity(f)
     f._summary = summary
-    return payload
+    return json.dumps(payload, separators=(",", ":"))
 
 
 def _local_identity(f: File) -> tuple[tuple, tuple]:

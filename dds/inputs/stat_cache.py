@@ -14,16 +14,20 @@ stamp. The margin covers coarse time stamps (FAT: 2 s; HFS+: 1 s) and small cloc
 file system's server and this machine. A file that changes while it is read is read again.
 
 Where: in this process's memory, and on disk for later processes in ``$DDS_FILE_CACHE`` (a directory;
-``off`` disables it), else ``$XDG_CACHE_HOME/dds/files``, else ``~/.cache/dds/files``: one SQLite file of
-at most ``MAX_ROWS`` rows (the oldest half is dropped past that), each row carrying a checksum so a damaged
-row is a miss, never a wrong digest. Deleting it is always safe; one that cannot be written is not used.
+``off`` disables it), else ``$XDG_CACHE_HOME/dds/files``, else ``~/.cache/dds/files``: one small JSON file
+per input file (named by a digest of its absolute path, written atomically), at most ``MAX_ENTRIES`` of them
+(past that, the least recently written half is removed), each carrying a checksum so a damaged entry is a
+miss, never a wrong digest. A fresh process's first check is one ``stat`` and one small read. Deleting the
+directory is always safe; one that cannot be written is not used.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
-import threading
+import tempfile
 import time
 from typing import Any
 
@@ -35,16 +39,16 @@ from .digests import file_digest
 log = logging.getLogger("dds")
 
 RACY_SECONDS = 2.0
-MAX_ROWS = 50_000
+MAX_ENTRIES = 50_000
 _MAX_MEMORY = 200_000
 _RETRIES = 3
 
 StatKey = tuple  # (st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns)
 
 _memory: dict[str, tuple[StatKey, str]] = {}
-_pending: list[tuple] = []
-_db: Any = None  # sqlite3 connection; False: disabled
-_lock = threading.Lock()  # one connection, used by every thread
+_pending: list[list] = []
+_dir: Any = False  # the disk cache's directory; False: not decided yet; None: disabled
+_pruned = False
 
 
 def stat_key(st: os.stat_result) -> StatKey:
@@ -89,25 +93,46 @@ def forget() -> None:
 
 
 def flush() -> None:
-    """Write the digests computed since the last flush to the disk cache, in one transaction."""
-    global _pending
+    """Write the digests computed since the last flush to the disk cache (each entry atomically)."""
+    global _pending, _pruned
     if not _pending:
         return
     rows, _pending = _pending, []
-    db = _connection()
-    if db is None:
+    directory = _directory()
+    if directory is None:
         return
-    import sqlite3
+    if not _pruned:
+        _pruned = True
+        _prune(directory)
+    for row in rows:
+        tmp = None
+        try:
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(row, fh)
+            os.replace(tmp, os.path.join(directory, _entry_name(row[0])))
+            tmp = None
+        except OSError as exc:  # disk full, permissions ...: only a cache
+            log.debug("dds: file digest cache not written (%s): %s", directory, exc)
+            return
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
 
+
+def _prune(directory: str) -> None:
+    """Past ``MAX_ENTRIES`` entries, remove the least recently written half (once per process)."""
     try:
-        with _lock, db:
-            db.executemany("INSERT OR REPLACE INTO digests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            (count,) = db.execute("SELECT count(*) FROM digests").fetchone()
-            if count > MAX_ROWS:
-                db.execute("DELETE FROM digests WHERE path IN "
-                           "(SELECT path FROM digests ORDER BY used LIMIT ?)", (count - MAX_ROWS // 2,))
-    except sqlite3.Error as exc:  # locked by another process for too long, disk full ...: only a cache
-        log.debug("dds: file digest cache not written: %s", exc)
+        with os.scandir(directory) as it:
+            entries = [(e.stat().st_mtime_ns, e.path) for e in it if not e.name.startswith(".")]
+        if len(entries) <= MAX_ENTRIES:
+            return
+        for _, path in sorted(entries)[: len(entries) - MAX_ENTRIES // 2]:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+    except OSError:
+        pass
 
 
 def _remember(path: str, key: StatKey, digest: str, to_disk: bool) -> None:
@@ -115,28 +140,30 @@ def _remember(path: str, key: StatKey, digest: str, to_disk: bool) -> None:
         _memory.clear()
     _memory[path] = (key, digest)
     if to_disk:
-        _pending.append((path, *key, digest, time.time_ns(), _row_check(path, key, digest)))
+        _pending.append([path, *key, digest, _row_check(path, key, digest)])
 
 
 def _row_check(path: str, key: StatKey, digest: str) -> str:
     return xxhash.xxh3_64_hexdigest("\0".join([path, *map(str, key), digest]).encode("utf-8", "surrogatepass"))
 
 
-def _disk_lookup(path: str, key: StatKey) -> str | None:
-    db = _connection()
-    if db is None:
-        return None
-    import sqlite3
+def _entry_name(path: str) -> str:
+    return xxhash.xxh3_128_hexdigest(path.encode("utf-8", "surrogatepass"))
 
+
+def _disk_lookup(path: str, key: StatKey) -> str | None:
+    directory = _directory()
+    if directory is None:
+        return None
     try:
-        with _lock:
-            row = db.execute("SELECT dev, ino, size, mtime_ns, ctime_ns, digest, check_ FROM digests WHERE path = ?",
-                             (path,)).fetchone()
-    except sqlite3.Error:
+        with open(os.path.join(directory, _entry_name(path)), encoding="utf-8") as fh:
+            row = json.load(fh)
+        stored_path, *stored_key, digest, check = row
+    except (OSError, ValueError, TypeError):  # no entry, or one that is damaged: a miss
         return None
-    if row is None or tuple(row[:5]) != key or not isinstance(row[5], str) or row[6] != _row_check(path, key, row[5]):
+    if stored_path != path or tuple(stored_key) != key or not isinstance(digest, str):
         return None
-    return row[5]
+    return digest if check == _row_check(path, key, digest) else None
 
 
 def cache_directory() -> str | None:
@@ -148,29 +175,15 @@ def cache_directory() -> str | None:
     return os.path.join(base, "dds", "files")
 
 
-def _connection() -> Any:
-    global _db
-    if _db is None:
-        with _lock:
-            if _db is None:
-                _db = _open() or False
-    return _db or None
-
-
-def _open() -> Any:
-    directory = cache_directory()
-    if directory is None:
-        return None
-    import sqlite3
-
-    try:
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        db = sqlite3.connect(os.path.join(directory, "digests-1.sqlite"), timeout=1.0, isolation_level=None,
-                             check_same_thread=False)
-        db.execute("CREATE TABLE IF NOT EXISTS digests (path TEXT PRIMARY KEY, dev INTEGER, ino INTEGER, "
-                   "size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, digest TEXT, used INTEGER, check_ TEXT)")
-        db.isolation_level = ""  # transactions from here on (``with db:``)
-        return db
-    except (OSError, sqlite3.Error) as exc:
-        log.debug("dds: file digest cache disabled (%s): %s", directory, exc)
-        return None
+def _directory() -> str | None:
+    global _dir
+    if _dir is False:
+        directory = cache_directory()
+        if directory is not None:
+            try:
+                os.makedirs(directory, mode=0o700, exist_ok=True)
+            except OSError as exc:
+                log.debug("dds: file digest cache disabled (%s): %s", directory, exc)
+                directory = None
+        _dir = directory
+    return _dir

@@ -144,7 +144,7 @@ def _signature_from(entry: _Entry, path: str, fn: Callable, args: tuple, kwargs:
                 raise _Stale() from None
             if hasher.produced:
                 raise _Stale()  # a data function among the arguments: its path changes what loads mean
-        root.deps.append([name, token, keys, preview(value)])  # as the builder's: why can show a File
+        root.deps.append([name, token, keys, preview(value) if value and name != "function" else None])  # as built
         for key in keys:
             unit = entry.by_key[key]
             if unit not in refs:
