@@ -1,6 +1,6 @@
 """Benchmark section ``files``: hashing a big ``dds.File`` input cold, and re-checking it warm.
 
-    python bench/run.py --only files            # 1 GB (DDS_BENCH_FILE_MB), --quick: 64 MB
+    python bench/run.py --only files            # 1 GiB (DDS_BENCH_FILE_MB=1024), --quick: 64 MiB
     python bench/files.py measure FILE CACHE     # one measurement process (what run.py starts)
 
 Cold means not in the page cache: the file's pages are dropped with ``posix_fadvise(DONTNEED)`` (that file
@@ -32,7 +32,7 @@ def run(suite, Row) -> None:  # noqa: N803 - bench/run.py's Row class
     """Add the rows of this section to ``suite`` (bench/run.py's Suite)."""
     mb = float(os.environ.get("DDS_BENCH_FILE_MB", "64" if suite.quick else "1024"))
     reps = suite.reps(5, 5)
-    print(f"\n# dds.File: content digest of a {mb:g} MB file cold (page cache dropped) and from the stat cache")
+    print(f"\n# dds.File: content digest of a {mb:g} MiB file cold (page cache dropped) and from the stat cache")
     path = os.path.join(suite.tmp, "input.bin")
     _write(path, int(mb * _BLOCK))
     cache = os.path.join(suite.tmp, "file-cache")
@@ -42,7 +42,7 @@ def run(suite, Row) -> None:  # noqa: N803 - bench/run.py's Row class
     fresh = _measure(suite, Row, path, cache, reps, fresh_only=True)
     gb = data["bytes"] / 1e9
     ratio = data["cold_s"] / data["read_cold_s"]
-    suite.add(Row(f"digest {mb:g} MB file, cold", "dds", f"{data['cold_s']:.2f} s",
+    suite.add(Row(f"digest {mb:g} MiB file, cold", "dds", f"{data['cold_s']:.2f} s",
                   f"plain read {data['read_cold_s']:.2f} s ({gb / data['read_cold_s']:.2f} GB/s)",
                   f"{ratio:.2f}×", "≤ 1.1×", _verdict("dds", ratio <= 1.1), raw=data))
     ratio = data["hot_s"] / data["read_hot_s"]

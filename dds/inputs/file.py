@@ -38,8 +38,6 @@ class File:
     passed to fsspec for URLs (credentials, endpoint); they are not part of the hash and are not pickled.
     """
 
-    __slots__ = ("path", "hidden", "storage_options", "_summary")
-
     def __init__(self, path: str | os.PathLike, *, hidden: bool = False,
                  storage_options: dict[str, Any] | None = None):
         if isinstance(path, File):
