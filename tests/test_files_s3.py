@@ -100,5 +100,8 @@ def test_in_process_replace_is_seen_despite_the_listing_cache(s3, client, tmp_pa
     client.put_object(Bucket=s3.bucket, Key="p/b.csv", Body=b"3")
     assert token(f) != second
     one = dds.File(s3.url("p/a.csv"), storage_options=s3.storage_options)
-    token(one)
+    before = token(one)
     assert one.__dds_preview__().startswith(f"dds.File {s3.url('p/a.csv')}: 1 B, ETag "), one.__dds_preview__()
+    s3.fs().ls(s3.url("p"))  # the listing, with a.csv's ETag, cached by the shared s3fs instance
+    client.put_object(Bucket=s3.bucket, Key="p/a.csv", Body=b"4")
+    assert token(one) != before

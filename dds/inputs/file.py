@@ -171,6 +171,10 @@ def claimed_file_identity(uri: str) -> tuple | None:
     it; else None (the caller keeps its own, cheaper identity for files no File claims)."""
     if uri.startswith("file:"):
         path = "/" + unquote(uri[len("file:"):]).lstrip("/")  # Spark's URIs are percent-encoded
+    elif uri.startswith("dbfs:"):  # Databricks: dbfs:/x is the FUSE mount's /dbfs/x
+        from ..spark_uri import dbfs_root
+
+        path = dbfs_root() + "/" + unquote(uri[len("dbfs:"):]).lstrip("/")
     elif uri.startswith("s3a://"):
         path = "s3://" + uri[len("s3a://"):]
     else:
