@@ -143,6 +143,18 @@ def test_directory_follows_links_and_survives_a_cycle(tmp_path):
     assert token(dds.File(d)) != first
 
 
+@pytest.mark.parametrize("size", [0, 1, MB - 1, MB, 17 * MB + 3])  # 17 MiB: read and hashed in two threads
+def test_content_digest_is_xxh3_of_the_bytes(tmp_path, size):
+    import xxhash
+
+    from dds.inputs.digests import file_digest
+
+    p = tmp_path / "f.bin"
+    data = os.urandom(size)
+    p.write_bytes(data)
+    assert file_digest(str(p)) == (size, xxhash.xxh3_128_hexdigest(data))
+
+
 # -- the stat cache ----------------------------------------------------------------------------------
 def test_unchanged_file_is_not_read_again_in_memory_or_from_the_disk_cache(tmp_path, short_racy_window):
     p = tmp_path / "big.bin"
