@@ -1,9 +1,10 @@
 """dds: data-driven programming. Keep what a function returns, recompute only when its code changes.
 
 Public API (everything else may change): ``keep``, ``data_function`` (``dds_function``), ``load``,
-``set_store``, ``eval``, ``why``, ``accept_module``, ``reject_module``, ``register_hasher``, ``register_codec``,
-``set_option``, ``get_option``, ``File`` (an input file or directory, hashed by content) and the ``DDSError`` family; for notebooks, ``info`` and ``graph`` (shown as
-HTML/SVG in Jupyter) and ``%load_ext dds`` (the ``%%dds /path`` cell magic, see docs/notebooks.md).
+``set_store``, ``eval``, ``why``, ``File`` (an input file or directory, hashed by content), ``accept_module``,
+``reject_module``, ``register_hasher``, ``register_codec``, ``set_option``, ``get_option`` and the ``DDSError``
+family; for notebooks, ``info`` and ``graph`` (shown as HTML/SVG in Jupyter) and ``%load_ext dds`` (the
+``%%dds /path`` cell magic, see docs/notebooks.md).
 """
 
 from . import graph as _graph_module  # noqa: F401  # imported first: it can no longer rebind dds.graph, the function
@@ -67,7 +68,7 @@ __all__ = [
     "__version__", "keep", "eval", "why", "ProcessingStage", "data_function", "dds_function", "load", "set_store", "get_store",
     "File", "accept_module", "reject_module", "register_hasher", "register_codec", "set_option", "get_option",
     "set_run_info_fn", "info", "graph", "load_ipython_extension",
-    "DDSError", "ArgumentError", "CodecError", "DamagedDataError", "DataFunctionError", "MissingInputError", "NotFoundError",
-    "PathError", "SignatureError", "SourceUnavailableError", "StoreError", "UnhashableValueError",
+    "DDSError", "ArgumentError", "CodecError", "DamagedDataError", "DataFunctionError", "MissingInputError",
+    "NotFoundError", "PathError", "SignatureError", "SourceUnavailableError", "StoreError", "UnhashableValueError",
     "UntrackedFileWarning",
 ]

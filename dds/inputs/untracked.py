@@ -81,7 +81,7 @@ def _check(path: str, step: tuple[str, Any, set]) -> None:
     full = os.path.abspath(path)
     if full in reported or full.endswith(_CODE_SUFFIXES) or full.startswith(_system_dirs()):
         return
-    if _claimed(full) or _opened_by_dds(keep_frame):
+    if _claimed(full) or not _opened_by_the_step(keep_frame):
         return
     reported.add(full)
     warnings.warn(UntrackedFileWarning(
@@ -104,13 +104,17 @@ def _claimed(full: str) -> bool:
         candidate = parent
 
 
-def _opened_by_dds(keep_frame: Any) -> bool:
-    """True when a dds frame lies between this open and the keep running the step (dds's own reads)."""
+def _opened_by_the_step(keep_frame: Any) -> bool:
+    """True when the user's code running under ``keep_frame`` opened the file: no dds frame lies between the
+    open and that keep (dds's own reads: the store, sources for a nested keep's signature), and that keep is
+    still running on this thread's stack (not one a KeyboardInterrupt left without its "ran" event)."""
     frame = sys._getframe(3)
-    while frame is not None and frame is not keep_frame:
+    while frame is not None:
+        if frame is keep_frame:
+            return True
         module = frame.f_globals.get("__name__", "")
         if module == "dds" or module.startswith("dds."):
-            return True
+            return False
         frame = frame.f_back
     return False
 
