@@ -122,10 +122,18 @@ def flush() -> None:
 
 
 def _prune(directory: str) -> None:
-    """Past ``MAX_ENTRIES`` entries, remove the least recently written half (once per process)."""
+    """Past ``MAX_ENTRIES`` entries, remove the least recently written half; and temporary files a crashed
+    writer left behind over an hour ago (once per process)."""
     try:
+        entries = []
         with os.scandir(directory) as it:
-            entries = [(e.stat().st_mtime_ns, e.path) for e in it if not e.name.startswith(".")]
+            for e in it:
+                mtime = e.stat().st_mtime_ns
+                if not e.name.startswith("."):
+                    entries.append((mtime, e.path))
+                elif e.name.startswith(".tmp-") and time.time_ns() - mtime > 3600 * 10**9:
+                    with contextlib.suppress(OSError):
+                        os.unlink(e.path)
         if len(entries) <= MAX_ENTRIES:
             return
         for _, path in sorted(entries)[: len(entries) - MAX_ENTRIES // 2]:
