@@ -53,7 +53,8 @@ def run(suite, Row) -> None:  # noqa: N803 - bench/run.py's Row class
     suite.add(Row("  re-check, stat cache in memory", "dds", _us(data["warm_us"]), f"os.stat {_us(data['stat_us'])}",
                   f"{data['warm_us'] / data['stat_us']:.1f}×", "≤ 1 ms", _verdict("dds", data["warm_us"] <= 1000)))
     if fresh is not None:
-        suite.add(Row(f"  first check in a fresh process (disk cache; median of {reps})", "dds", _us(fresh["fresh_us"]), "", "",
+        suite.add(Row(f"  first check in a fresh process (disk cache; median of {reps})", "dds",
+                      _us(fresh["fresh_us"]), "", "",
                       "≤ 1 ms", _verdict("dds", fresh["fresh_us"] <= 1000), raw=fresh))
     suite.add(Row("  warm keep reading it as a constant", "dds", _us(data["keep_file_us"]),
                   f"same step without the File {_us(data['keep_plain_us'])}",

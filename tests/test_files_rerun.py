@@ -85,7 +85,8 @@ def rerun(h, change: str, expected: set[str]):
     """Rerun after ``change``: exactly ``expected`` ran, then nothing, and the value is a full recompute's."""
     h.history.append(change)
     after = h.run(label=f"run after: {change}")
-    assert after.ran == expected, f"{change}: expected {sorted(expected)} to re-run, got {sorted(after.ran)}\n{h._context()}"
+    assert after.ran == expected, (
+        f"{change}: expected {sorted(expected)} to re-run, got {sorted(after.ran)}\n{h._context()}")
     again = h.run(label=f"run again after: {change}")
     assert again.ran == set(), f"NEEDLESS RECOMPUTE after {change}: {sorted(again.ran)}"
     h.assert_matches_uncached(after)
