@@ -1,10 +1,11 @@
 """dds: data-driven programming. Keep what a function returns, recompute only when its code changes.
 
 Public API (everything else may change): ``keep``, ``data_function`` (``dds_function``), ``load``,
-``set_store``, ``eval``, ``why``, ``accept_module``, ``reject_module``, ``ignore``, ``register_hasher``,
-``register_codec``, ``set_option``, ``get_option`` and the ``DDSError`` family (with ``DDSErrorCode``; dds_py's
-names in ``dds.structures``); for notebooks, ``info`` and ``graph`` (shown as
-HTML/SVG in Jupyter) and ``%load_ext dds`` (the ``%%dds /path`` cell magic, see docs/notebooks.md).
+``set_store``, ``eval``, ``why``, ``File`` (an input file or directory, hashed by content), ``accept_module``,
+``reject_module``, ``ignore``, ``register_hasher``, ``register_codec``, ``set_option``, ``get_option`` and the
+``DDSError`` family (with ``DDSErrorCode``; dds_py's names in ``dds.structures``); for notebooks, ``info`` and
+``graph`` (shown as HTML/SVG in Jupyter) and ``%load_ext dds`` (the ``%%dds /path`` cell magic, see
+docs/notebooks.md).
 """
 
 from . import graph as _graph_module  # noqa: F401  # imported first: it can no longer rebind dds.graph, the function
@@ -19,6 +20,7 @@ from .errors import (
     DataFunctionError,
     DDSError,
     DDSErrorCode,
+    MissingInputError,
     NotFoundError,
     OverlappingPathError,
     PathError,
@@ -29,6 +31,7 @@ from .errors import (
 )
 from .evaluation import ProcessingStage
 from . import structures  # noqa: E402,F401  # dds_py's module of DDSException / DDSErrorCode
+from .inputs import File, UntrackedFileWarning
 from .options import get_option, set_option
 from .runinfo import set_run_info_fn
 from .signature import accept_module, ignore, reject_module, register_hasher
@@ -67,8 +70,9 @@ def eval(fn, *args, dds_export_graph=None, dds_extra_debug=False, dds_dont_eval=
 
 __all__ = [
     "__version__", "keep", "eval", "why", "ProcessingStage", "data_function", "dds_function", "load", "set_store", "get_store",
-    "accept_module", "ignore", "reject_module", "register_hasher", "register_codec", "set_option", "get_option",
+    "File", "accept_module", "ignore", "reject_module", "register_hasher", "register_codec", "set_option", "get_option",
     "set_run_info_fn", "info", "graph", "load_ipython_extension",
     "DDSError", "DDSErrorCode", "ArgumentError", "CodecError", "DamagedDataError", "DataFunctionError",
-    "NotFoundError", "OverlappingPathError", "PathError", "SignatureError", "SourceUnavailableError", "StoreError", "UnhashableValueError",
+    "MissingInputError", "NotFoundError", "OverlappingPathError", "PathError", "SignatureError",
+    "SourceUnavailableError", "StoreError", "UnhashableValueError", "UntrackedFileWarning",
 ]

@@ -128,3 +128,7 @@ class DataFunctionError(DDSError):
 
 class ArgumentError(DDSError, TypeError):
     """A dds API function was called with arguments it cannot accept."""
+
+
+class MissingInputError(SignatureError, FileNotFoundError):
+    """A ``dds.File`` input does not exist: nothing was run or stored."""

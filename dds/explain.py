@@ -12,6 +12,7 @@ import sys
 from typing import Iterable
 
 from .errors import NotFoundError
+from .inputs.preview import describe_change
 
 
 def _label(key: str) -> str:
@@ -65,6 +66,8 @@ def diff_trees(old: dict, new: dict) -> list[str]:
             elif name.startswith("load("):
                 lines.append(f"{prefix}: upstream {name[5:-1]} changed "
                              f"({_short(before[3])} -> {_short(after[3])})")
+            elif (files := describe_change(before[3], after[3])) is not None:  # dds.File: size and digest
+                lines.append(f"{prefix}: {_describe(name)} changed: {files}")
             elif before[3] is not None or after[3] is not None:
                 lines.append(f"{prefix}: {_describe(name)} changed {before[3]} -> {after[3]}")
             else:

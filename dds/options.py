@@ -17,6 +17,8 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
     # "safe": pickle is refused both ways (loading a pickle runs code chosen by whoever wrote the file), so
     # only data formats are used: Parquet (and Delta), .npy, text, bytes, and user codecs marked ``safe = True``.
     "codecs": ("all", "safe"),
+    # Warn when a kept function opens a file that is not a dds.File input (docs/files.md says what is seen).
+    "warn_untracked_files": (False, True),
 }
 _values: dict[str, Any] = {name: choices[0] for name, choices in _CHOICES.items()}
 
@@ -28,6 +30,10 @@ def set_option(name: str, value: Any) -> None:
     if value not in _CHOICES[name] or type(value) is not type(_CHOICES[name][0]):
         raise ArgumentError(f"Option {name!r} accepts {_CHOICES[name]!r}, not {value!r}.")
     _values[name] = value
+    if name == "warn_untracked_files" and value:
+        from .inputs.untracked import install
+
+        install()
 
 
 def get_option(name: str) -> Any:

@@ -20,7 +20,7 @@ from . import shape_cache
 from .digest import digest
 from .graph import CallSignature, SignatureBuilder, Unit, call_digest, plain_class_attributes
 from .probes import MISSING, Probes, exact_snapshot, generation, identity_suffices, invalidate_all
-from .values import ValueHasher
+from .values import ValueHasher, preview
 
 __all__ = ["call_signature", "invalidate_all", "warn_if_run_changed_inputs"]
 
@@ -178,7 +178,7 @@ def _signature_from(entry: _Entry, path: str, fn: Callable, args: tuple, kwargs:
                 raise _Stale() from None
             if hasher.produced:
                 raise _Stale()  # a data function among the arguments: its path changes what loads mean
-        root.deps.append([name, token, keys, None])
+        root.deps.append([name, token, keys, preview(value) if value and name != "function" else None])  # as built
         for key in keys:
             unit = entry.by_key[key]
             if unit not in refs:

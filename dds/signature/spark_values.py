@@ -2,7 +2,10 @@
 
 The analysed logical plan says what the DataFrame computes; its expression ids (``#12L``) differ between
 sessions and are removed. The plan names its input files but not their content, so each input file's
-path, size and modification time are added: a rewritten input file changes the hash. A DataFrame built
+path, size and modification time are added: a rewritten input file changes the hash. Input files that a
+``dds.File`` names (``spark.read.csv(str(DATA))`` with ``DATA = dds.File("data/")``, or a directory above
+them) are identified by content instead, as the File itself is: a ``touch`` re-runs nothing, and a
+rewrite that keeps the size and puts the old mtime back is still seen. A DataFrame built
 from driver-side rows (``createDataFrame`` of a list or pandas frame, ``parallelize``) is hashed row by
 row: that data fit in the driver already. One built from an RDD that reads external data cannot be hashed
 (keep it first, then pass the kept DataFrame).
@@ -50,6 +53,12 @@ def _rdd_from_driver_data(df: Any) -> bool:
 
 def _file_identity(uri: str) -> tuple:
     import fsspec
+
+    from ..inputs.file import claimed_file_identity
+
+    claimed = claimed_file_identity(uri)
+    if claimed is not None:
+        return claimed
 
     if uri.startswith("dbfs:"):
         target = dbfs_root() + uri[len("dbfs:"):]

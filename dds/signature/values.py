@@ -31,7 +31,7 @@ import sys
 import uuid
 from typing import Any, Callable
 
-from ..errors import UnhashableValueError
+from ..errors import DDSError, UnhashableValueError
 from . import array_values
 from .digest import digest
 from .modules import library_version
@@ -113,7 +113,13 @@ class ValueHasher:
             return digest(_type_name(tp), bytes(value))
         hasher = _registered_hasher(tp)
         if hasher is not None:
-            return digest("registered", _type_name(tp), self.token(hasher(value)))
+            try:
+                payload = hasher(value)
+            except DDSError as exc:  # e.g. a dds.File that does not exist: say which step reads it
+                if not getattr(exc, "dds_located", False):
+                    exc.args, exc.dds_located = (self._describe() + str(exc), *exc.args[1:]), True
+                raise
+            return digest("registered", _type_name(tp), self.token(payload))
         if isinstance(value, pathlib.PurePath):
             return digest(_type_name(tp), str(value))
         if isinstance(value, enum.Enum):
@@ -290,11 +296,19 @@ def _short_repr(value: Any) -> str:
 
 
 def preview(value: Any) -> str | None:
-    """A short text of small constants, kept in the signature tree so ``why`` can say ``3 -> 4``."""
+    """A short text of small constants, kept in the signature tree so ``why`` can say ``3 -> 4``.
+
+    An object can give its own (``__dds_preview__()``, e.g. dds.File: size and digest); a small tuple or dict
+    (a call's arguments) shows those of its items that do."""
     if type(value) in (type(None), bool, int, float, complex, str, bytes):
         text = repr(value)
         return text if len(text) <= 80 else None
-    return None
+    if type(value) in (tuple, dict) and 0 < len(value) <= 16:
+        texts = [preview(v) for v in (value.values() if type(value) is dict else value)
+                 if hasattr(type(v), "__dds_preview__")]
+        return "; ".join(t for t in texts if t) or None
+    own = getattr(type(value), "__dds_preview__", None)
+    return own(value) if own is not None else None
 
 
 # --- hashers for widely used library types, registered by name so nothing is imported eagerly -----
