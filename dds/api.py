@@ -20,6 +20,7 @@ from .paths import validate_path
 from .runinfo import RESERVED, run_info, user_run_info
 from .signature import CallSignature, call_signature, warn_if_run_changed_inputs
 from .store import create_store
+from .store.content import content_digest
 from .store.base import Store
 
 log = logging.getLogger("dds")
@@ -143,7 +144,8 @@ def keep(path: str | os.PathLike[str], fn: Callable[..., T], *args: Any, **kwarg
             f"Fix: dds.keep({path!r}, my_function, *args)."
         )
     store = get_store()
-    signature = call_signature(path, fn, args, kwargs, load_sig=store.get_ref)
+    signature = call_signature(path, fn, args, kwargs, load_sig=store.get_ref,
+                               content_of=functools.partial(content_digest, store))
     sig = signature.sig
     if options.get_option("extra_debug"):
         log.debug("signature tree of %s: %s", path, signature.tree)

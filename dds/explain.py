@@ -75,6 +75,21 @@ def diff_trees(old: dict, new: dict) -> list[str]:
     return lines
 
 
+def _identical_upstreams(old: dict | None, new: dict | None) -> list[str]:
+    """Paths a ``dds.load`` read whose stored value was replaced by one with the same content (early cutoff:
+    same token, another signature at the path)."""
+    if not old or not new:
+        return []
+    before = {d[0]: d for unit in old.get("units", {}).values() for d in unit["deps"] if d[0].startswith("load(")}
+    found = []
+    for unit in new.get("units", {}).values():
+        for name, token, _, read in unit["deps"]:
+            was = before.get(name)
+            if was is not None and was[1] == token and was[3] != read and name[5:-1] not in found:
+                found.append(name[5:-1])
+    return found
+
+
 def _where(where: str) -> str:
     """Where a unit's code is, for people: a notebook cell is named by its number (``In [3], line 1``)."""
     if "IPython" not in sys.modules:
@@ -113,7 +128,9 @@ def explain(path: str, old_tree: dict | None, new_tree: dict | None, *, old_sig:
             new_sig: str | None) -> str:
     """A paragraph saying whether ``path`` is up to date and, if not, exactly what changed."""
     if new_sig is not None and old_sig == new_sig:
-        return f"{path} is up to date: the stored value ({new_sig[:10]}) matches the current code and inputs."
+        same = "".join(f"; upstream {up} re-ran and produced identical data"
+                       for up in _identical_upstreams(old_tree, new_tree))
+        return f"{path} is up to date: the stored value ({new_sig[:10]}) matches the current code and inputs{same}."
     if old_tree is None:
         return f"{path} has no earlier stored value to compare with: it runs because nothing was stored for it."
     if new_tree is None:

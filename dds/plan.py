@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .overlaps import check_plan
+from .store.content import content_digest
 from .paths import validate_path
 from .signature import call_signature, is_user_module, resolve_chain
 from .signature.graph import function_shape
@@ -288,7 +289,8 @@ def make_plan(fn: Callable, args: tuple, kwargs: dict, store: Any) -> Plan:
     check_plan(store, {s.path: api.function_name(s.callee) for s in discovery.sites})  # before anything runs
     loads: dict[str, list[tuple[str, str | None]]] = {}  # path -> the refs its exact signature read
     # Signatures go through the per-process memo: the run that follows re-checks them instead of rebuilding.
-    signature_of = functools.partial(call_signature, load_sig=store.get_ref)
+    signature_of = functools.partial(call_signature, load_sig=store.get_ref,
+                                     content_of=functools.partial(content_digest, store))
     for site in discovery.sites:
         if site.path in plan.steps:  # the same path kept twice: the later site wins the plan
             plan.steps.pop(site.path)

@@ -315,6 +315,30 @@ HOOKS = """
         PLAIN.level = 3
         PLAIN.seen = True
         return 0
+
+
+    class Log:
+        def __init__(self):
+            self.lines = []
+
+        def add(self, line):
+            self.lines.append(line)
+
+
+    LOG = Log()
+    LINES = []
+    add_line = LOG.add  # bound methods held in globals, called by name
+    trace = LINES.append
+
+
+    def through_bound_methods():
+        add_line("x")
+        trace("y")
+        return 0
+
+
+    def reads_through_bound_method():
+        return trace("y")  # the result is used: a read
 """
 
 
@@ -328,5 +352,8 @@ def test_writes_through_user_hooks_or_properties_stay_inputs(tmp_path, monkeypat
         assert "written only" not in str(_deps(module.writes_property)["PROP.level"])
         deps = _deps(module.writes_plain)
         assert deps["PLAIN.level"] == deps["PLAIN.seen"] == "<written only: Plain>"
+        deps = _deps(module.through_bound_methods)
+        assert deps["add_line"] == "<written only: Log.add>" and deps["trace"] == "<written only: list.append>"
+        assert "written only" not in str(_deps(module.reads_through_bound_method)["trace"])
     finally:
         sys.modules.pop(name, None)

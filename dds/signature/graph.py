@@ -120,10 +120,13 @@ def _bytecode_digest(code: types.CodeType) -> str:
 
 # -- the builder ----------------------------------------------------------------------------------
 class SignatureBuilder:
-    """Computes call signatures. ``load_sig(path)`` returns what the store holds at a path (or None)."""
+    """Computes call signatures. ``load_sig(path)`` returns what the store holds at a path (or None);
+    ``content_of(sig)`` the content digest of that stored value (or None), for early cutoff."""
 
-    def __init__(self, load_sig: Callable[[str], str | None] = lambda path: None):
+    def __init__(self, load_sig: Callable[[str], str | None] = lambda path: None,
+                 content_of: Callable[[str], str | None] = lambda sig: None):
         self._load_sig = load_sig
+        self._content_of = content_of
         self._units: dict[int, Unit] = {}
         self._keys: set[str] = set()
         self._pending: list[Unit] = []
@@ -373,7 +376,10 @@ class SignatureBuilder:
             callee = _module_attr_chain(lookup(name), chain, probes)  # dds itself is a library
             if getattr(callee, "__dds_load__", False):
                 stored = self._load_sig(path)
-                unit.deps.append([f"load({path})", digest("load", path, stored or "absent"), [], stored])
+                content = self._content_of(stored) if stored else None
+                # early cutoff: a load depends on the bytes stored at the path, not on the code that made them
+                token = digest("load-content", path, content) if content else digest("load", path, stored or "absent")
+                unit.deps.append([f"load({path})", token, [], stored])
                 self._loads.append((unit, len(unit.deps) - 1, path))
             elif getattr(callee, "__dds_keep__", False):
                 self._produced.add(path)
@@ -389,8 +395,16 @@ class SignatureBuilder:
             return False  # an ignored value is recorded as such by _dep
         self._reading = label
         self._dep_refs = []
-        token = digest("written-only", self._token(type(value)))
-        unit.deps.append([label, token, self._dep_refs, f"<written only: {type(value).__qualname__}>"])
+        if isinstance(value, types.MethodType) and not tail:  # log = LOGGER.log: the method's code, its receiver's type
+            token = digest("written-only-method", self._token(value.__func__), self._token(type(value.__self__)))
+            what = f"{type(value.__self__).__qualname__}.{value.__name__}"
+        elif isinstance(value, types.BuiltinMethodType) and not tail:  # log = RAN.append
+            token = digest("written-only-method", value.__name__, self._token(type(value.__self__)))
+            what = f"{type(value.__self__).__qualname__}.{value.__name__}"
+        else:
+            token = digest("written-only", self._token(type(value)))
+            what = type(value).__qualname__
+        unit.deps.append([label, token, self._dep_refs, f"<written only: {what}>"])
         return True
 
 

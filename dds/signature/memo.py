@@ -50,7 +50,8 @@ _EMPTY_KWARGS = ValueHasher(lambda obj: None).token({})
 
 
 def call_signature(path: str, fn: Callable, args: tuple, kwargs: dict,
-                   load_sig: Callable[[str], str | None]) -> CallSignature:
+                   load_sig: Callable[[str], str | None],
+                   content_of: Callable[[str], str | None] = lambda sig: None) -> CallSignature:
     """The signature of ``keep(path, fn, *args, **kwargs)``, reusing this process's last one when valid."""
     entry = _entries.get(path)
     if entry is not None and entry.fn is fn and _still_valid(entry, load_sig):
@@ -58,7 +59,7 @@ def call_signature(path: str, fn: Callable, args: tuple, kwargs: dict,
             return _signature_from(entry, path, fn, args, kwargs)
         except _Stale:
             pass
-    builder = SignatureBuilder(load_sig=load_sig)
+    builder = SignatureBuilder(load_sig=load_sig, content_of=content_of)
     signature = builder.call_signature(path, fn, args, kwargs)
     shape_cache.flush()
     if builder.probes.reusable:

@@ -52,8 +52,9 @@ class CodeShape:
 
 #: The kinds of use that only write to what a chain names (``X`` is the chain ``name.attr...``):
 #: ``X.a = v`` / ``X.a += v`` / ``del X.a`` (attr), ``X[k] = v`` / ``X[k] += v`` / ``del X[k]`` (item), and
-#: ``X.m(...)`` as a statement, its result discarded (call: whether ``m`` only writes is decided on the live
-#: object, see signature/writes.py). Any other use is a read.
+#: ``X.m(...)`` or ``f(...)`` as a statement, its result discarded (call: whether ``m`` only writes, or ``f`` is
+#: a bound method that only writes its receiver, is decided on the live object, see signature/writes.py).
+#: Any other use is a read.
 WRITES = ("attr", "item", "call")
 _READ = "read"
 
@@ -297,8 +298,8 @@ class _Renamer(ast.NodeTransformer):
 
     def visit_Expr(self, node: ast.Expr):
         call = node.value
-        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute):
-            self._marks[id(call.func)] = "call"  # X.m(...) as a statement: its result is discarded
+        if isinstance(call, ast.Call) and isinstance(call.func, (ast.Attribute, ast.Name)):
+            self._marks[id(call.func)] = "call"  # X.m(...) or f(...) as a statement: its result is discarded
         self.generic_visit(node)
         return node
 

@@ -59,9 +59,12 @@ def only_writes(target: Any, tail: tuple[str, ...], kinds: tuple[str, ...], shap
             owner = _walk(target, tail)
             if owner is _NOTHING or isinstance(owner, _CODE) or _custom_write(owner, _ITEM_HOOKS, is_user):
                 return False
-        elif kind == "call":  # X.a.m(...): m's receiver is X.a; no tail means a function called by name
+        elif kind == "call":  # X.a.m(...): m's receiver is X.a; no tail: ``f(...)``, f must be a bound method
             if not tail:
-                return False
+                receiver = bound_receiver(target)
+                if receiver is _NOTHING or not _method_only_writes(receiver, target.__name__, shape_of, is_user, depth):
+                    return False
+                continue
             owner = _walk(target, tail[:-1])
             if owner is _NOTHING or not _method_only_writes(owner, tail[-1], shape_of, is_user, depth):
                 return False
@@ -88,6 +91,15 @@ def _descriptor(owner: Any, name: str) -> bool:
         if name in vars(klass):
             return hasattr(type(vars(klass)[name]), "__set__")
     return False
+
+
+def bound_receiver(value: Any) -> Any:
+    """The object a bound method (``log = LOG.append``) writes to, else a marker that it is none."""
+    owner = getattr(value, "__self__", _NOTHING)
+    if isinstance(value, types.MethodType) or (isinstance(value, types.BuiltinMethodType)
+                                               and owner is not _NOTHING and not isinstance(owner, types.ModuleType)):
+        return owner
+    return _NOTHING
 
 
 def _walk(value: Any, chain: tuple[str, ...]) -> Any:
