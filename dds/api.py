@@ -13,7 +13,7 @@ import os
 import time
 from typing import Any, Callable, TypeVar
 
-from . import failures, options, overlaps, value_memo
+from . import failures, options, overlaps, provenance, value_memo
 from .codecs import codec_named
 from .errors import ArgumentError, DamagedDataError, NotFoundError
 from .paths import validate_path
@@ -157,6 +157,7 @@ def keep(path: str | os.PathLike[str], fn: Callable[..., T], *args: Any, **kwarg
         held, value = value_memo.recall(store, sig)
         if held:
             log.info("dds: loaded   %s (%s) [%s]", path, _LazyName(fn), sig[:10])
+            provenance.remember(path, value)
             _notify(path, "loaded", sig)
             return value
     name = function_name(fn)
@@ -206,6 +207,7 @@ def _load_stored(store: Store, path: str, name: str, sig: str, ref: str | None) 
         store.refresh_view(path, sig, meta)
     log.info("dds: loaded   %s (%s) [%s]", path, name, sig[:10])
     value_memo.remember(store, sig, value)
+    provenance.remember(path, value)
     _notify(path, "loaded", sig)
     return True, value
 
@@ -231,6 +233,7 @@ def _compute(store: Store, path: str, name: str, sig: str, tree: dict, fn: Calla
         "function": name,
         "signature": sig,
         "tree": tree,
+        "arguments_from": provenance.sources(args, kwargs),
         "run": run_info(started, duration, _source_file(fn), module=getattr(fn, "__module__", None), path=path,
                         user_fields=extra_run_info),
     }
@@ -240,6 +243,7 @@ def _compute(store: Store, path: str, name: str, sig: str, tree: dict, fn: Calla
         value = store.read(sig, stored)  # e.g. Spark: the same lazily read DataFrame a later load returns
     log.info("dds: computed %s (%s) in %.3fs [%s]", path, name, duration, sig[:10])
     value_memo.remember(store, sig, value)
+    provenance.remember(path, value)
     _notify(path, "ran", sig)
     return value
 

@@ -312,9 +312,6 @@ def test_lineage_of_a_load_is_the_same_in_show_run_report_and_graph(project):
     assert {name: got["/example/model"] for name, got in found.items()} == dict.fromkeys(found, {"/example/clean"})
 
 
-@pytest.mark.xfail(strict=True, reason="a value passed as an argument is not recorded with the value it "
-                   "feeds: dds show cannot see that /example/report came from /example/model (needs keep, "
-                   "in dds/api.py, to record its arguments' provenance)")
 def test_lineage_of_an_argument_is_the_same_in_show_run_report_and_graph(project):
     project.script("examples/pipeline.py")
     found = _lineage(project)

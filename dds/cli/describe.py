@@ -101,7 +101,7 @@ class Upstream:
     """One upstream path of a value and how the value depends on it."""
 
     path: str
-    how: str  # "load" (reads it with dds.load) or "calls" (calls the function kept at it)
+    how: str  # "load" (reads it with dds.load), "calls" (calls the function kept at it) or "argument"
     via: str  # the function that reads it (for "calls": the caller)
     callee: str | None = None  # for "calls": the function kept at ``path``
     read_sig: str | None = None  # for "load": the signature it read when the value was computed
@@ -160,6 +160,9 @@ def lineage(meta: dict, stored: dict[str, dict]) -> Lineage:
                 found[(path, "calls")] = Upstream(path, "calls", _label(key, function), refs[0].replace(":", ".", 1))
             # the kept call's own function is this value's code, not an upstream
             todo.extend((ref, key == root and name == "function", _label(key, function)) for ref in refs)
+    for path in meta.get("arguments_from") or []:  # kept values passed to the call (dds/provenance.py)
+        if isinstance(path, str):
+            found.setdefault((path, "argument"), Upstream(path, "argument", "the call itself"))
     result.upstream = sorted(found.values(), key=lambda u: (u.path, u.how))
     result.functions.sort()
     return result
@@ -212,6 +215,8 @@ def upstream_note(up: Upstream, current_sig: str | None) -> str:
         else:
             state = f"read {up.read_sig[:10]}, now {current_sig[:10] if current_sig else 'absent'} (changed since)"
         return f"dds.load in {up.via} ({state})"
+    if up.how == "argument":
+        return "its value is passed to the call as an argument"
     if up.exact:
         return f"data function {up.callee} called by {up.via}"
     return f"{up.via} calls {up.callee}, whose output is kept here"
