@@ -109,7 +109,7 @@ def test_the_tutorial_shows_real_output_and_pictures_made_by_the_build(site):
     assert "<!-- dds-output" not in html, "a tutorial output was not filled in"
     text = re.sub(r"<[^>]+>", "", html)
     for seen in ("$ dds run pipeline:main", "SLOPE changed 3.0 -&gt; 4.0", "4 loaded", "1 ran, 3 loaded",
-                 "$ dds why /example/model", "PATH             SIGNATURE", "because __main__.make_raw: SLOPE",
+                 "$ dds why /example/model", "PATH             SIGNATURE", "because pipeline.make_raw: SLOPE",
                  "dds status: 1 of 4 path(s) would re-run: /example/report"):
         assert seen in text, f"the tutorial lacks {seen!r}"
 
