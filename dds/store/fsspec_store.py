@@ -8,6 +8,9 @@ metadata wins, and both are complete. Refs and metadata are single small objects
 (on a local disk: a temporary file renamed into place). All I/O goes through fsspec (s3fs for S3).
 
 ``data_dir`` (optional, same file system) gives people a copy of each path's current value.
+
+Where the file system can create a file only if it does not exist (S3's conditional writes, a local disk's
+``O_EXCL``), ``lock(sig)`` is a lease (``lease.py``), so machines sharing the store compute a step once.
 """
 
 from __future__ import annotations
@@ -21,10 +24,14 @@ from typing import Any, Iterator
 from ..errors import DamagedDataError, StoreError
 from ..paths import path_parts
 from . import atomic
-from .fs_store import FsStore
+from .fs_store import FsStore, _check_sig
+from .lease import DEFAULT_SECONDS, Lease
 
 log = logging.getLogger("dds.store")
 
+# Object stores whose fsspec implementation sends a conditional create (``If-None-Match: *``) for
+# ``pipe_file(mode="create")``: s3fs does (AWS since 2024, MinIO, R2, moto >= 5); gcsfs and adlfs do not yet.
+_ATOMIC_CREATE = {"s3", "s3a"}
 # File systems without real folders: nothing to create before writing, and creating one could create a bucket.
 _OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "adl", "oss", "oci", "r2", "cos", "tos"}
 _NO_RENAME = {errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EPERM}
@@ -36,9 +43,10 @@ class FsspecStore(FsStore):
     kind = "fsspec"
 
     def __init__(self, url: str | None = None, data_dir: str | None = None, internal_dir: str | None = None,
-                 **storage_options: Any) -> None:
+                 lease_seconds: float | None = None, **storage_options: Any) -> None:
         """``url``: where the store lives (``internal_dir`` is accepted as another name for it, as
-        ``set_store(kind, internal_dir=...)`` passes it); ``storage_options`` go to the fsspec file system."""
+        ``set_store(kind, internal_dir=...)`` passes it); ``lease_seconds``: how long a dead machine's lease
+        blocks others (default 60, or ``$DDS_LEASE_SECONDS``); ``storage_options`` go to the fsspec file system."""
         if url is not None and internal_dir is not None and url != internal_dir:
             raise StoreError(f"The fsspec store got url={url!r} and internal_dir={internal_dir!r}; give only url.")
         url = url if url is not None else internal_dir
@@ -46,6 +54,7 @@ class FsspecStore(FsStore):
         super().__init__(fs, root)
         self.url = url
         self.data_root = _check_apart(root, _on_same_fs(fs, data_dir, url), data_dir) if data_dir else None
+        self.lease_seconds = _lease_seconds(lease_seconds, url)
 
     def describe(self) -> str:
         return f"fsspec store at {self.url}"
@@ -53,6 +62,28 @@ class FsspecStore(FsStore):
     def data_path(self, path: str) -> str | None:
         """Where people find ``path`` (``data_dir/<path>``), or None without ``data_dir``."""
         return "/".join([self.data_root, *path_parts(path)]) if self.data_root else None
+
+    # ------------------------------------------------------------------ leases
+    @property
+    def has_leases(self) -> bool:
+        """Whether ``lock`` is a lease across machines (else a no-op, as on every store before)."""
+        if self._is_local:  # O_EXCL is atomic on a disk, not on a FUSE mount of object storage (dbfs)
+            return self.kind == "fsspec"
+        return bool(set(_protocols(self.fs)) & _ATOMIC_CREATE)
+
+    def lock(self, sig: str) -> Any:
+        """A lease on ``sig`` where the file system can create atomically; waits while another machine holds
+        it, and stops waiting as soon as that machine committed the value (the caller then loads it)."""
+        if not self.has_leases:
+            return super().lock(sig)
+        return Lease(_LeaseFiles(self), self._at("leases", _check_sig(sig)), self.lease_seconds,
+                     done=lambda: self._committed(sig), what=f"signature {sig[:10]} in the {self.describe()}")
+
+    def _committed(self, sig: str) -> bool:
+        try:
+            return self.read_meta(sig) is not None
+        except DamagedDataError:
+            return False  # the holder is rewriting it (or it needs rewriting): keep waiting for the lease
 
     # ------------------------------------------------------------ write protocol
     def write(self, sig: str, value: Any, meta: dict) -> dict:
@@ -198,6 +229,59 @@ class FsspecStore(FsStore):
             self.fs.copy(source, final)
 
 
+class _LeaseFiles:
+    """The operations a lease needs, on the store's file system (see ``lease.LeaseFiles``)."""
+
+    def __init__(self, store: FsspecStore) -> None:
+        self.store, self.fs = store, store.fs
+
+    def create(self, path: str, data: bytes) -> bool:
+        try:
+            if self.store._is_local:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "xb") as f:  # O_EXCL: atomic on local disks and NFS v3+
+                    f.write(data)
+            else:
+                self.fs.pipe_file(path, data, mode="create")  # s3fs: PUT with If-None-Match: *
+        except FileExistsError:
+            return False
+        return True
+
+    def replace(self, path: str, data: bytes) -> None:
+        self.store._write_small(path, data)
+
+    def read(self, path: str) -> bytes | None:
+        return self.store._read_small(path)
+
+    def names(self, directory: str) -> list[str]:
+        self.fs.invalidate_cache(directory)
+        try:
+            return [p.rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(directory, detail=False)]
+        except FileNotFoundError:
+            return []
+
+    def remove(self, path: str) -> None:
+        try:
+            self.fs.rm_file(path)
+        except FileNotFoundError:
+            pass
+
+
+def _lease_seconds(given: float | None, url: str) -> float:
+    raw = given if given is not None else os.environ.get("DDS_LEASE_SECONDS", DEFAULT_SECONDS)
+    try:
+        seconds = float(raw)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not seconds > 0:
+        raise StoreError(
+            f"The fsspec store at {url!r} got lease_seconds={raw!r}: it must be a number of seconds above 0 "
+            f"(how long a crashed machine's lease blocks the others). Fix: lease_seconds=60, or unset "
+            f"DDS_LEASE_SECONDS."
+        )
+    return seconds
+
+
 def open_url(url: str, storage_options: dict) -> tuple[Any, str]:
     """``fsspec.core.url_to_fs`` with errors that say what to install or fix."""
     import fsspec
@@ -241,7 +325,7 @@ def _on_same_fs(fs: Any, where: str, url: str) -> str:
 
 def _check_apart(root: str, data_root: str, given: str) -> str:
     """The copies for people must never land on the store's own files (or the store inside the copies)."""
-    inside = [f"{root}/{name}" for name in ("blobs", "meta", "refs", "tmp")]
+    inside = [f"{root}/{name}" for name in ("blobs", "meta", "refs", "tmp", "leases")]
     if data_root == root or root.startswith(data_root.rstrip("/") + "/") or any(
         data_root == d or data_root.startswith(d + "/") for d in inside
     ):
