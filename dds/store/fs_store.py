@@ -151,19 +151,25 @@ class FsStore(Store):
             meta = self.read_meta(sig)
             if meta is None:
                 raise NotFoundError(f"No value with signature {sig} is in the {self.describe()}.")
-        self.verify(sig, meta)
+        fs, blob = self._readable_blob(sig, meta)
         where = meta.get("path") or f"signature {sig}"
         try:
             codec = codec_named(meta["codec"])
         except CodecError as exc:
             raise CodecError(f"Cannot load {where}: {exc}") from None
         try:
-            return codec.read(self.fs, f"{self.blob_dir(sig)}/{meta['file_name']}")
+            return codec.read(fs, f"{blob}/{meta['file_name']}")
         except Exception as exc:
             raise CodecError(
                 f"Cannot load {where}: codec {codec.name!r} failed to decode it ({type(exc).__name__}: {exc}). "
                 f"Re-run the function to recompute it."
             ) from exc
+
+    def _readable_blob(self, sig: str, meta: dict) -> tuple[Any, str]:
+        """``(file system, folder)`` holding blob ``sig``'s files, verified against ``meta``: what ``read``
+        decodes (a store with a local cache answers with its verified copy)."""
+        self.verify(sig, meta)
+        return self.fs, self.blob_dir(sig)
 
     def verify(self, sig: str, meta: dict) -> None:
         """Check every file of blob ``sig`` against the sizes and checksums in ``meta``."""

@@ -18,13 +18,15 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import threading
 import uuid
 from typing import Any, Iterator
 
 from ..errors import DamagedDataError, StoreError
 from ..paths import path_parts
 from . import atomic
-from .fs_store import FsStore, _check_sig
+from .cache import DEFAULT_BYTES, BlobCache
+from .fs_store import FsStore, _check_sig, _safe_relative
 from .lease import DEFAULT_SECONDS, Lease
 
 log = logging.getLogger("dds.store")
@@ -43,10 +45,13 @@ class FsspecStore(FsStore):
     kind = "fsspec"
 
     def __init__(self, url: str | None = None, data_dir: str | None = None, internal_dir: str | None = None,
-                 lease_seconds: float | None = None, **storage_options: Any) -> None:
+                 lease_seconds: float | None = None, local_cache: str | None = None,
+                 cache_size: int | None = None, **storage_options: Any) -> None:
         """``url``: where the store lives (``internal_dir`` is accepted as another name for it, as
         ``set_store(kind, internal_dir=...)`` passes it); ``lease_seconds``: how long a dead machine's lease
-        blocks others (default 60, or ``$DDS_LEASE_SECONDS``); ``storage_options`` go to the fsspec file system."""
+        blocks others (default 60, or ``$DDS_LEASE_SECONDS``); ``local_cache``: a local folder that keeps copies
+        of the blobs read and written (default ``$DDS_CACHE_DIR``; none without it), at most ``cache_size``
+        bytes (default 10 GiB, or ``$DDS_CACHE_SIZE``); ``storage_options`` go to the fsspec file system."""
         if url is not None and internal_dir is not None and url != internal_dir:
             raise StoreError(f"The fsspec store got url={url!r} and internal_dir={internal_dir!r}; give only url.")
         url = url if url is not None else internal_dir
@@ -55,6 +60,8 @@ class FsspecStore(FsStore):
         self.url = url
         self.data_root = _check_apart(root, _on_same_fs(fs, data_dir, url), data_dir) if data_dir else None
         self.lease_seconds = _lease_seconds(lease_seconds, url)
+        self.cache = _blob_cache(local_cache, cache_size, f"{_protocols(fs)[0]}://{root}", url)
+        self._writing = threading.local()
 
     def describe(self) -> str:
         return f"fsspec store at {self.url}"
@@ -85,6 +92,38 @@ class FsspecStore(FsStore):
         except DamagedDataError:
             return False  # the holder is rewriting it (or it needs rewriting): keep waiting for the lease
 
+    # ------------------------------------------------------------ local cache
+    def _readable_blob(self, sig: str, meta: dict) -> tuple[Any, str]:
+        """With a local cache: the cached copy, verified (fetched first if missing or damaged)."""
+        if self.cache is None or meta.get("codec") in _UNCACHED_CODECS:
+            return super()._readable_blob(sig, meta)
+        names = [meta.get("file_name"), *meta.get("files", {})]
+        if not meta.get("files") or not all(isinstance(n, str) and _safe_relative(n) for n in names):
+            raise DamagedDataError(self._damaged(meta.get("path"), sig, "its metadata lists no files or unsafe "
+                                                 "file names"))
+        remote = self.blob_dir(sig)
+        local = self.cache.fetch(
+            sig, meta["files"], lambda rel: self.fs.open(f"{remote}/{rel}", "rb"),
+            lambda problem: DamagedDataError(self._damaged(meta.get("path"), sig, problem)),
+        )
+        from fsspec.implementations.local import LocalFileSystem
+
+        return LocalFileSystem(), local
+
+    def _file_info(self, directory: str, known: dict | None = None) -> dict:
+        """While a write fills the cache: checksum each new file as it is copied into the cache (one read)."""
+        fill = getattr(self._writing, "fill", None)
+        if self.cache is None or fill is None or known:
+            return super()._file_info(directory, known)
+        sig, prefix = fill
+        info = {}
+        for full in sorted(self._find(directory)):
+            rel = full[len(directory) + 1 :]
+            with self.fs.open(full, "rb") as f:
+                info[rel] = self.cache.put(sig, prefix + rel, f)
+        self.cache.evict(keep=sig)
+        return info
+
     # ------------------------------------------------------------ write protocol
     def write(self, sig: str, value: Any, meta: dict) -> dict:
         """Keep a complete, intact blob that is already committed (as the local store does)."""
@@ -95,11 +134,17 @@ class FsspecStore(FsStore):
                 return old
         except DamagedDataError:
             pass  # damaged or half-replaced: write a fresh copy, whose metadata replaces this one
-        return super().write(sig, value, meta)
+        try:
+            self._writing.value_is_spark = type(value).__module__.startswith("pyspark")
+            return super().write(sig, value, meta)
+        finally:
+            self._writing.fill = None
 
     def _stage(self, sig: str) -> tuple[str, str]:
         name = f"w-{uuid.uuid4().hex}"
         staging = f"{self.blob_dir(sig)}/{name}"
+        spark = getattr(self._writing, "value_is_spark", False)  # Spark reads its own files, never the cache
+        self._writing.fill = (sig, name + "/") if self.cache is not None and not spark else None
         if self._has_folders:
             self.fs.makedirs(staging, exist_ok=True)
         elif not self._bucket_seen:
@@ -227,6 +272,33 @@ class FsspecStore(FsStore):
             self.fs.copy(source, final, recursive=True)
         else:
             self.fs.copy(source, final)
+
+
+# Codecs that read the store's files themselves, from every executor of a cluster: a driver-local copy is no use.
+_UNCACHED_CODECS = {"spark.parquet"}
+
+
+def _blob_cache(directory: str | None, size: int | None, key: str, url: str) -> BlobCache | None:
+    directory = directory if directory is not None else os.environ.get("DDS_CACHE_DIR") or None
+    raw = size if size is not None else os.environ.get("DDS_CACHE_SIZE", DEFAULT_BYTES)
+    try:
+        max_bytes = int(raw)
+    except (TypeError, ValueError):
+        max_bytes = -1
+    if max_bytes < 0 or isinstance(raw, bool):
+        raise StoreError(
+            f"The fsspec store at {url!r} got cache_size={raw!r}: it must be a number of bytes (0 or more). "
+            f"Fix: cache_size=10 * 2**30, or unset DDS_CACHE_SIZE."
+        )
+    if directory is None:
+        return None
+    directory = os.fspath(directory)
+    if "://" in directory and not directory.startswith("file://"):
+        raise StoreError(
+            f"The fsspec store at {url!r} got local_cache={directory!r}: the cache must be a folder on this "
+            f"machine. Fix: local_cache='~/.cache/dds' (or DDS_CACHE_DIR=~/.cache/dds)."
+        )
+    return BlobCache(directory.removeprefix("file://"), max_bytes, key)
 
 
 class _LeaseFiles:
