@@ -117,14 +117,32 @@ def test_bad_cache_options_are_refused_with_the_fix(s3, url, options, match):
         remote(s3, url, **options)
 
 
-def test_the_cli_takes_a_cache_folder(monkeypatch, tmp_path):
+def test_the_cli_takes_a_cache_folder(tmp_path):
     from dds.cli import cli
 
-    monkeypatch.delenv("DDS_CACHE_DIR", raising=False)
-    result = CliRunner().invoke(cli, ["--store", (tmp_path / "s").as_uri(), "--cache", str(tmp_path / "c"), "ls"])
+    seen = {}
+    cli.add_command(_where_is_the_cache(seen), "where-is-the-cache")
+    try:
+        # env=: the runner restores DDS_CACHE_DIR (which --cache sets for the store) after the call
+        result = CliRunner().invoke(cli, ["--store", (tmp_path / "s").as_uri(), "--cache", str(tmp_path / "c"),
+                                          "where-is-the-cache"], env={"DDS_CACHE_DIR": None})
+    finally:
+        cli.commands.pop("where-is-the-cache")
     assert result.exit_code == 0, result.output
-    assert os.environ["DDS_CACHE_DIR"] == str(tmp_path / "c")
-    monkeypatch.delenv("DDS_CACHE_DIR")
+    assert seen["cache"] == str(tmp_path / "c")
+
+
+def _where_is_the_cache(seen):
+    import click
+
+    from dds.cli import _store
+
+    @click.command()
+    @click.pass_context
+    def command(ctx):
+        seen["cache"] = _store(ctx).cache.directory
+
+    return command
 
 
 KEEP = textwrap.dedent('''

@@ -43,6 +43,10 @@ _INSTALL = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "abfs": 
 
 class FsspecStore(FsStore):
     kind = "fsspec"
+    # defaults for subclasses with their own constructor (dbfs): no cache, the default lease
+    cache: BlobCache | None = None
+    lease_seconds = DEFAULT_SECONDS
+    _writing = threading.local()  # per write: whether and where it fills the cache
 
     def __init__(self, url: str | None = None, data_dir: str | None = None, internal_dir: str | None = None,
                  lease_seconds: float | None = None, local_cache: str | None = None,
