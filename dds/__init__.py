@@ -45,6 +45,15 @@ def unload_ipython_extension(ipython: object) -> None:
 
 
 
+def promote(path, to, from_=None):
+    """Copy ``path``'s value, metadata and ref from the current store (or ``from_``) to ``to`` (a store, an
+    fsspec URL such as ``"s3://team-bucket/dds"``, or a local store's folder): byte for byte, verified against
+    the source's checksums, and idempotent. Returns ``(path, signature, copied)``."""
+    from .store.promote import open_store, promote as copy
+
+    return copy(path, open_store(from_) if from_ is not None else get_store(), open_store(to))
+
+
 def eval(fn, *args, dds_export_graph=None, dds_extra_debug=False, dds_dont_eval=False, dds_stages=None,
          **kwargs):  # noqa: A001 - the name is dds_py's public API
     """Run the pipeline ``fn(*args, **kwargs)`` after planning it: find every keep/data function it reaches,
@@ -64,7 +73,7 @@ def eval(fn, *args, dds_export_graph=None, dds_extra_debug=False, dds_dont_eval=
 __all__ = [
     "__version__", "keep", "eval", "why", "ProcessingStage", "data_function", "dds_function", "load", "set_store", "get_store",
     "accept_module", "reject_module", "register_hasher", "register_codec", "set_option", "get_option",
-    "set_run_info_fn", "info", "graph", "load_ipython_extension",
+    "set_run_info_fn", "info", "graph", "load_ipython_extension", "promote",
     "DDSError", "ArgumentError", "CodecError", "DamagedDataError", "DataFunctionError", "NotFoundError",
     "PathError", "SignatureError", "SourceUnavailableError", "StoreError", "UnhashableValueError",
 ]

@@ -320,6 +320,7 @@ from .run import run_command, status_command  # noqa: E402 - registered after th
 
 cli.add_command(run_command)
 cli.add_command(status_command)
+cli.add_command(importlib.import_module(".promote", __package__).promote_command)
 
 
 def main(argv: list[str] | None = None) -> None:
