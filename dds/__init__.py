@@ -28,6 +28,7 @@ from .evaluation import ProcessingStage
 from .options import get_option, set_option
 from .runinfo import set_run_info_fn
 from .signature import accept_module, reject_module, register_hasher
+from .store.signing import UntrustedValueError
 
 
 def load_ipython_extension(ipython: object) -> None:  # IPython's InteractiveShell
@@ -76,4 +77,5 @@ __all__ = [
     "set_run_info_fn", "info", "graph", "load_ipython_extension", "promote",
     "DDSError", "ArgumentError", "CodecError", "DamagedDataError", "DataFunctionError", "NotFoundError",
     "PathError", "SignatureError", "SourceUnavailableError", "StoreError", "UnhashableValueError",
+    "UntrustedValueError",
 ]

@@ -24,7 +24,7 @@ from urllib.parse import unquote
 from ..codecs import PICKLE, Codec, NotSuitable, codec_for, codec_named
 from ..errors import CodecError, DamagedDataError, NotFoundError, StoreError
 from ..paths import path_parts, validate_path
-from . import checksums
+from . import checksums, signing
 from .base import Store
 
 log = logging.getLogger("dds.store")
@@ -120,6 +120,7 @@ class FsStore(Store):
                 "files": files,
                 "stored_at": datetime.now(timezone.utc).isoformat(),
             }
+            full = signing.sign(sig, full)  # with a signing key: an HMAC of all of the above
             encoded = json.dumps(full, indent=1, sort_keys=True).encode("utf-8")
             settled = self._place(sig, staging, files)
             if settled is not None:
@@ -140,7 +141,7 @@ class FsStore(Store):
             old = self.read_meta(sig)
         except DamagedDataError:
             old = None
-        if old is not None and old["files"] == theirs:
+        if old is not None and old["files"] == theirs and signing.trusted(sig, old):
             return old
         if theirs != files:
             self._swap_dir(tmp, blob)
@@ -151,6 +152,7 @@ class FsStore(Store):
             meta = self.read_meta(sig)
             if meta is None:
                 raise NotFoundError(f"No value with signature {sig} is in the {self.describe()}.")
+        signing.check(sig, meta, self)  # with a signing key: refuse an unsigned or foreign value, unread
         fs, blob = self._readable_blob(sig, meta)
         where = meta.get("path") or f"signature {sig}"
         try:

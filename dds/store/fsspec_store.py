@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 from ..errors import DamagedDataError, StoreError
 from ..paths import path_parts
-from . import atomic
+from . import atomic, signing
 from .cache import DEFAULT_BYTES, BlobCache
 from .fs_store import FsStore, _check_sig, _safe_relative
 from .lease import DEFAULT_SECONDS, Lease
@@ -133,7 +133,7 @@ class FsspecStore(FsStore):
         """Keep a complete, intact blob that is already committed (as the local store does)."""
         try:
             old = self.read_meta(sig)
-            if old is not None:
+            if old is not None and signing.trusted(sig, old):  # an untrusted one is replaced by a signed copy
                 self.verify(sig, old)
                 return old
         except DamagedDataError:

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from ..codecs import codec_named
 from ..errors import CodecError, DamagedDataError, NotFoundError, StoreError
 from ..paths import validate_path
-from . import checksums
+from . import checksums, signing
 from .base import Store
 from .cache import _Tee
 from .fs_store import FsStore
@@ -55,6 +55,7 @@ def promote(path: str, source: Store, target: Store) -> Promoted:
             f"Cannot promote {path}: nothing is stored at {path} in the {source.describe()}. Fix: run the step "
             f"that keeps {path} first, or choose the store that holds it (dds.set_store / dds --store)."
         )
+    signing.check(sig, meta, source)  # promoting re-signs: never launder a value this key does not trust
     _verify(source, sig, meta, path)
     copied = not _holds_intact(target, sig)
     if copied:
@@ -78,7 +79,7 @@ def _verify(store: Store, sig: str, meta: dict, path: str) -> None:
 def _holds_intact(store: Store, sig: str) -> bool:
     try:
         meta = store.read_meta(sig)
-        if meta is None:
+        if meta is None or not signing.trusted(sig, meta):
             return False
         verify = getattr(store, "verify", None)
         if verify is not None:
