@@ -6,6 +6,8 @@ Public API (everything else may change): ``keep``, ``data_function`` (``dds_func
 HTML/SVG in Jupyter) and ``%load_ext dds`` (the ``%%dds /path`` cell magic, see docs/notebooks.md).
 """
 
+from typing import TYPE_CHECKING
+
 from . import graph as _graph_module  # noqa: F401  # imported first: it can no longer rebind dds.graph, the function
 from ._version import __version__
 from .api import data_function, dds_function, get_store, keep, load, set_store, why
@@ -30,6 +32,10 @@ from .runinfo import set_run_info_fn
 from .signature import accept_module, reject_module, register_hasher
 from .store.signing import UntrustedValueError
 
+if TYPE_CHECKING:  # the annotations of promote
+    from .store.base import Store
+    from .store.promote import Promoted
+
 
 def load_ipython_extension(ipython: object) -> None:  # IPython's InteractiveShell
     """``%load_ext dds``: the ``%%dds /path`` cell magic and dds's messages under each cell (dds.notebook)."""
@@ -46,7 +52,7 @@ def unload_ipython_extension(ipython: object) -> None:
 
 
 
-def promote(path, to, from_=None):
+def promote(path: str, to: "Store | str", from_: "Store | str | None" = None) -> "Promoted":
     """Copy ``path``'s value, metadata and ref from the current store (or ``from_``) to ``to`` (a store, an
     fsspec URL such as ``"s3://team-bucket/dds"``, or a local store's folder): byte for byte, verified against
     the source's checksums, and idempotent. Returns ``(path, signature, copied)``."""
