@@ -22,7 +22,7 @@ import threading
 import uuid
 from typing import Any, Iterator
 
-from ..errors import DamagedDataError, StoreError
+from ..errors import CodecError, DamagedDataError, StoreError
 from ..paths import path_parts
 from . import atomic, signing
 from .cache import DEFAULT_BYTES, BlobCache
@@ -141,8 +141,35 @@ class FsspecStore(FsStore):
         try:
             self._writing.value_is_spark = type(value).__module__.startswith("pyspark")
             return super().write(sig, value, meta)
+        except (OSError, CodecError) as exc:
+            raise self._refused(f"Cannot store {meta.get('path') or f'signature {sig}'}", exc) from exc
         finally:
             self._writing.fill = None
+
+    def set_ref(self, path: str, sig: str) -> None:
+        try:
+            super().set_ref(path, sig)
+        except OSError as exc:
+            raise self._refused(f"Cannot point {path} at signature {sig[:10]}", exc) from exc
+
+    def _refused(self, what: str, exc: BaseException) -> BaseException:
+        """An I/O error of a remote store (after the file system's own retries) as an error that says what to
+        do; a codec's own failure, or any error on a local disk, is left as it is."""
+        cause = exc.__cause__ if isinstance(exc, CodecError) else exc
+        if self._is_local or not (isinstance(cause, OSError) or _is_transport_error(cause)):
+            return exc
+        unchanged = "Nothing was committed: the path still holds its previous value, if any."
+        if isinstance(cause, PermissionError):
+            return StoreError(
+                f"{what} in the {self.describe()}: the store refused the write ({cause}). The bucket is read-only, "
+                f"or these credentials may not write to it (s3:PutObject, s3:DeleteObject). {unchanged} Fix: use "
+                f"credentials that may write to {self.url}, or only load from it (values already stored load)."
+            )
+        return StoreError(
+            f"{what} in the {self.describe()}: the upload failed after retries ({type(cause).__name__}: {cause}). "
+            f"{unchanged} Fix: check the network or the endpoint, and run again (the step is recomputed or its "
+            f"finished upload reused)."
+        )
 
     def _stage(self, sig: str) -> tuple[str, str]:
         name = f"w-{uuid.uuid4().hex}"
@@ -173,7 +200,10 @@ class FsspecStore(FsStore):
 
     def _unstage(self, staging: str, committed: bool) -> None:
         if not committed:
-            self._remove(staging)
+            try:
+                self._remove(staging)
+            except OSError as exc:  # a read-only bucket, a dropped connection: gc removes it once it is old
+                log.debug("dds: could not remove the unfinished write %s (%s)", staging, exc)
 
     # ------------------------------------------------------------------ primitives
     @property
@@ -303,6 +333,20 @@ def _blob_cache(directory: str | None, size: int | None, key: str, url: str) -> 
             f"machine. Fix: local_cache='~/.cache/dds' (or DDS_CACHE_DIR=~/.cache/dds)."
         )
     return BlobCache(directory.removeprefix("file://"), max_bytes, key)
+
+
+def _is_transport_error(exc: BaseException | None) -> bool:
+    """A connection dropped or timed out, as the S3 client libraries raise it (not OSError subclasses)."""
+    import sys
+
+    kinds = []
+    botocore = sys.modules.get("botocore.exceptions")
+    if botocore is not None:
+        kinds.append(botocore.HTTPClientError)  # ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
+    aiohttp = sys.modules.get("aiohttp")
+    if aiohttp is not None:
+        kinds.append(aiohttp.ClientError)
+    return exc is not None and bool(kinds) and isinstance(exc, tuple(kinds))
 
 
 class _LeaseFiles:

@@ -121,6 +121,8 @@ class Lease:
             stale = isinstance(info.get("expires"), (int, float)) and info["expires"] + period < time.time()
             if info.get("released") or silent_for >= period or stale:
                 if self._create(newest + 1):
+                    if self.held is None:
+                        return  # no lease can be taken here (see _create)
                     if not info.get("released"):
                         log.warning("dds: took over the lease on %s from %s, which stopped renewing it",
                                     self.what, info.get("owner", "an unknown holder"))
@@ -136,11 +138,19 @@ class Lease:
             delay = min(delay * 1.6, _MAX_POLL)
 
     def _create(self, generation: int) -> bool:
+        """True when we hold ``generation`` now, or when no lease can be taken at all (a read-only bucket, a
+        server refusing conditional writes): the body then runs without one, as on stores without leases,
+        and the write reports what is wrong with the store."""
         name = _name(generation)
-        if self.files.create(f"{self.directory}/{name}", self._content()):
-            self.held = name
+        try:
+            created = self.files.create(f"{self.directory}/{name}", self._content())
+        except Exception as exc:  # noqa: BLE001 - whatever the file system raises, a lease is only an optimisation
+            log.warning("dds: cannot take a lease on %s (%s: %s); computing without one, so another machine may "
+                        "compute it too", self.what, type(exc).__name__, exc)
             return True
-        return False
+        if created:
+            self.held = name
+        return created
 
     def _generations(self) -> list[int]:
         return sorted(int(n) for n in self.files.names(self.directory) if n.isdigit())
