@@ -41,6 +41,14 @@ _INSTALL = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "abfs": 
             "az": "adlfs", "adl": "adlfs"}
 
 
+class RemoteWriteError(StoreError, OSError):
+    """A remote store did not take a write (after the file system's retries): read-only, or unreachable.
+    Also an OSError, as the file system's own error was before dds said what to do about it."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class FsspecStore(FsStore):
     kind = "fsspec"
     # defaults for subclasses with their own constructor (dbfs): no cache, the default lease
@@ -160,12 +168,12 @@ class FsspecStore(FsStore):
             return exc
         unchanged = "Nothing was committed: the path still holds its previous value, if any."
         if isinstance(cause, PermissionError):
-            return StoreError(
+            return RemoteWriteError(
                 f"{what} in the {self.describe()}: the store refused the write ({cause}). The bucket is read-only, "
                 f"or these credentials may not write to it (s3:PutObject, s3:DeleteObject). {unchanged} Fix: use "
                 f"credentials that may write to {self.url}, or only load from it (values already stored load)."
             )
-        return StoreError(
+        return RemoteWriteError(
             f"{what} in the {self.describe()}: the upload failed after retries ({type(cause).__name__}: {cause}). "
             f"{unchanged} Fix: check the network or the endpoint, and run again (the step is recomputed or its "
             f"finished upload reused)."
