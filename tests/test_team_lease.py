@@ -163,3 +163,15 @@ def test_stores_without_an_atomic_create_keep_running_without_a_lease():
 def test_a_bad_lease_period_is_refused_with_the_fix(tmp_path, bad):
     with pytest.raises(StoreError, match=r"lease_seconds=.*Fix: lease_seconds=60"):
         create_store("fsspec", url=(tmp_path / "s").as_uri(), lease_seconds=bad)
+
+
+def test_gc_removes_finished_leases_and_never_a_live_one(tmp_path):
+    from dds.maintenance import gc
+
+    store = create_store("fsspec", url=(tmp_path / "s").as_uri(), lease_seconds=3600)
+    with store.lock("ab" * 16):
+        pass  # the step raised: nothing stored, the lease is marked released
+    with store.lock("cd" * 16) as live:
+        removed = [r.where for r in gc(store, grace=0).removed]
+        assert removed == [store._at("leases", "ab" * 16, "0000000000")]
+        assert live.held == "0000000000" and os.path.exists(store._at("leases", "cd" * 16, "0000000000"))

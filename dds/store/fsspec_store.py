@@ -27,7 +27,7 @@ from ..paths import path_parts
 from . import atomic, signing
 from .cache import DEFAULT_BYTES, BlobCache
 from .fs_store import FsStore, _check_sig, _safe_relative
-from .lease import DEFAULT_SECONDS, Lease
+from .lease import DEFAULT_SECONDS, Lease, is_finished
 
 log = logging.getLogger("dds.store")
 
@@ -97,6 +97,18 @@ class FsspecStore(FsStore):
             return super().lock(sig)
         return Lease(_LeaseFiles(self), self._at("leases", _check_sig(sig)), self.lease_seconds,
                      done=lambda: self._committed(sig), what=f"signature {sig[:10]} in the {self.describe()}")
+
+    def _finished_leases(self) -> Iterator[str]:
+        """Lease objects nobody holds any more (released after a failed step, or of a dead holder): a live
+        lease is never listed, whatever gc's grace period."""
+        if not self.has_leases:
+            return
+        files = _LeaseFiles(self)
+        for sig in files.names(self._at("leases")):
+            directory = self._at("leases", sig)
+            for name in files.names(directory):
+                if is_finished(files.read(f"{directory}/{name}")):
+                    yield f"{directory}/{name}"
 
     def _committed(self, sig: str) -> bool:
         try:
@@ -269,6 +281,7 @@ class FsspecStore(FsStore):
         once they are older than its grace period (a younger one may be a write in progress).
         """
         yield from super().iter_temp()
+        yield from self._finished_leases()
         for sig in self.iter_blob_sigs():
             try:
                 meta = self.read_meta(sig)

@@ -177,6 +177,18 @@ class Lease:
         }, sort_keys=True).encode("utf-8")
 
 
+def is_finished(content: bytes | None) -> bool:
+    """Whether a lease object can be deleted: released, or not renewed for two of its periods past its expiry
+    (by the holder's clock: even a clock one period off cannot make a live lease look finished)."""
+    if content is None:
+        return False
+    info = _parse(content)
+    if info.get("released"):
+        return True
+    expires, period = info.get("expires"), info.get("seconds")
+    return isinstance(expires, (int, float)) and isinstance(period, (int, float)) and expires + 2 * period < time.time()
+
+
 def _name(generation: int) -> str:
     return f"{generation:010d}"
 
