@@ -110,3 +110,15 @@ def test_keep_on_a_read_only_bucket_names_the_path_and_keeps_the_old_value(store
         dds.set_store("memory")
     faults.set(None)
     consistent(store, "/k", ["OLD"])
+
+
+def test_a_codec_failure_is_not_mistaken_for_a_store_fault(store):
+    class Broken:
+        def __reduce__(self):
+            raise ValueError("cannot pickle this")
+
+    from dds.errors import CodecError
+
+    with pytest.raises(CodecError, match="cannot pickle this") as caught:
+        store.write("e1" * 8, Broken(), {"path": "/c"})
+    assert not isinstance(caught.value, StoreError) and caught.value.__cause__ is not caught.value  # its own cause kept

@@ -162,7 +162,10 @@ class FsspecStore(FsStore):
             self._writing.value_is_spark = type(value).__module__.startswith("pyspark")
             return super().write(sig, value, meta)
         except (OSError, CodecError) as exc:
-            raise self._refused(f"Cannot store {meta.get('path') or f'signature {sig}'}", exc) from exc
+            refused = self._refused(f"Cannot store {meta.get('path') or f'signature {sig}'}", exc)
+            if refused is exc:
+                raise
+            raise refused from exc
         finally:
             self._writing.fill = None
 
@@ -170,11 +173,14 @@ class FsspecStore(FsStore):
         try:
             super().set_ref(path, sig)
         except OSError as exc:
-            raise self._refused(f"Cannot point {path} at signature {sig[:10]}", exc) from exc
+            refused = self._refused(f"Cannot point {path} at signature {sig[:10]}", exc)
+            if refused is exc:
+                raise
+            raise refused from exc
 
     def _refused(self, what: str, exc: BaseException) -> BaseException:
         """An I/O error of a remote store (after the file system's own retries) as an error that says what to
-        do; a codec's own failure, or any error on a local disk, is left as it is."""
+        do; a codec's own failure, or any error on a local disk, is returned as it is (``exc`` itself)."""
         cause = exc.__cause__ if isinstance(exc, CodecError) else exc
         if self._is_local or not (isinstance(cause, OSError) or _is_transport_error(cause)):
             return exc
