@@ -6,6 +6,8 @@ cannot slip requests past it). For each request the test's ``policy(method, path
 * ``PASS``: forwarded to the server, and its answer back;
 * ``DROP``: half of the body is read, then the connection is closed without an answer (a network drop
   in the middle of an upload);
+* ``HOLD``: the whole request is read and never answered (for at most 10 s): the client hangs there, for a
+  test to kill it in the middle of a write;
 * an ``(status, code, message)`` tuple: answered by the proxy with that S3 error (503 ``SlowDown``: throttling;
   403 ``AccessDenied``: a read-only bucket), the server never sees it.
 
@@ -20,7 +22,7 @@ import threading
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-PASS, DROP = "pass", "drop"
+PASS, DROP, HOLD = "pass", "drop", "hold"
 SLOW_DOWN = (503, "SlowDown", "Please reduce your request rate.")
 ACCESS_DENIED = (403, "AccessDenied", "Access Denied")
 _MAX_CONNECTIONS = 5000
@@ -87,6 +89,10 @@ class FaultProxy:
                 client.sendall(_error(*action))
                 return
             body = rest + _read_exactly(client, length - len(rest))
+            if action == HOLD:
+                self._note(method, path, HOLD)
+                self._stop.wait(_TIMEOUT_S)
+                return
             self._note(method, path, PASS)
             kept = [ln for ln in lines[1:] if ln and not ln.lower().startswith((b"connection:", b"expect:"))]
             request = b"\r\n".join([lines[0], *kept, b"Connection: close", b"", b""]) + body

@@ -11,7 +11,7 @@ import dds
 from dds.errors import StoreError
 from dds.maintenance import verify
 from dds.store import create_store
-from fault_proxy import ACCESS_DENIED, DROP, PASS, SLOW_DOWN, fault_proxy
+from fault_proxy import ACCESS_DENIED, DROP, HOLD, PASS, SLOW_DOWN, fault_proxy
 
 
 class Faults:
@@ -122,3 +122,49 @@ def test_a_codec_failure_is_not_mistaken_for_a_store_fault(store):
     with pytest.raises(CodecError, match="cannot pickle this") as caught:
         store.write("e1" * 8, Broken(), {"path": "/c"})
     assert not isinstance(caught.value, StoreError) and caught.value.__cause__ is not caught.value  # its own cause kept
+
+
+WRITER = """
+import json, os, sys
+from dds.store import create_store
+
+options = json.loads(os.environ["TEAM_OPTIONS"])
+store = create_store("fsspec", url=os.environ["TEAM_URL"], **options)
+store.write("f2" * 8, "new" * 100000, {"path": "/v"})  # hangs at the metadata's PUT: killed there
+store.set_ref("/v", "f2" * 8)
+"""
+
+
+def test_a_writer_killed_mid_write_leaves_the_old_value_and_gc_cleans_up(store, faults, tmp_path):
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from dds.maintenance import gc
+
+    store.write("f1" * 8, "old", {"path": "/v"})
+    store.set_ref("/v", "f1" * 8)
+    policy = lambda method, path: HOLD if method == "PUT" and "/meta/" in path else PASS  # noqa: E731
+    store.proxy.policy = policy
+    options = {"key": store.fs.key, "secret": store.fs.secret, "client_kwargs": store.fs.client_kwargs}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p), "TEAM_URL": store.url,
+           "TEAM_OPTIONS": json.dumps(options)}
+    writer = subprocess.Popen([sys.executable, "-c", WRITER], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(600):  # bounded: 60 s
+            if store.proxy.happened(HOLD) or writer.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert store.proxy.happened(HOLD), writer.stderr.read()[-3000:] if writer.poll() is not None else "no PUT"
+        writer.send_signal(signal.SIGKILL)  # the blob's files are uploaded, its metadata is not
+    finally:
+        writer.kill()
+        writer.wait(timeout=60)
+    store.proxy.policy = faults
+    assert store.read_meta("f2" * 8) is None
+    consistent(store, "/v", ["old"])
+    removed = gc(store, grace=0).removed
+    assert [r.kind for r in removed] and store.fs.find(store.blob_dir("f2" * 8)) == []
+    consistent(store, "/v", ["old"])
