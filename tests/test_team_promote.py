@@ -121,3 +121,14 @@ def test_the_cli_promotes_and_says_when_up_to_date(laptop, tmp_path):
     assert second.output.startswith("up to date\t/team/features\t")
     shared = create_store("fsspec", url=target)
     pd.testing.assert_frame_equal(shared.read(shared.get_ref("/team/features")), features(2))
+
+
+def test_promoting_into_a_cached_store_fills_its_cache(laptop, s3, tmp_path):
+    cached = create_store("fsspec", url=s3.url(f"promote-{os.urandom(4).hex()}"), local_cache=str(tmp_path / "c"),
+                          **s3.storage_options)
+    dds.keep("/team/features", features, 6)
+    sig = dds.promote("/team/features", to=cached).signature
+    cached.fs.rm(cached.blob_dir(sig), recursive=True)  # only the cache still has the bytes
+    cached.fs.invalidate_cache()
+    pd.testing.assert_frame_equal(cached.read(sig), features(6))
+    assert (cached.cache.hits, cached.cache.misses) == (1, 0)

@@ -158,9 +158,13 @@ class FsspecStore(FsStore):
                 return old
         except DamagedDataError:
             pass  # damaged or half-replaced: write a fresh copy, whose metadata replaces this one
+        return super().write(sig, value, meta)
+
+    def _write_with(self, codec: Any, sig: str, value: Any, meta: dict) -> dict:
+        """Every write (a value's, or a promoted copy's): fills the cache, and says what a remote fault means."""
         try:
             self._writing.value_is_spark = type(value).__module__.startswith("pyspark")
-            return super().write(sig, value, meta)
+            return super()._write_with(codec, sig, value, meta)
         except (OSError, CodecError) as exc:
             refused = self._refused(f"Cannot store {meta.get('path') or f'signature {sig}'}", exc)
             if refused is exc:
