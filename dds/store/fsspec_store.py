@@ -72,6 +72,8 @@ class FsspecStore(FsStore):
         self.url = url
         self.data_root = _check_apart(root, _on_same_fs(fs, data_dir, url), data_dir) if data_dir else None
         self.lease_seconds = _lease_seconds(lease_seconds, url)
+        if local_cache is None and "memory" in _protocols(fs):
+            local_cache = ""  # $DDS_CACHE_DIR is for stores across a network, not this process's memory
         self.cache = _blob_cache(local_cache, cache_size, f"{_protocols(fs)[0]}://{root}", url)
         self._writing = threading.local()
 
@@ -344,7 +346,7 @@ _UNCACHED_CODECS = {"spark.parquet"}
 
 
 def _blob_cache(directory: str | None, size: int | None, key: str, url: str) -> BlobCache | None:
-    directory = directory if directory is not None else os.environ.get("DDS_CACHE_DIR") or None
+    directory = (directory if directory is not None else os.environ.get("DDS_CACHE_DIR")) or None
     raw = size if size is not None else os.environ.get("DDS_CACHE_SIZE", DEFAULT_BYTES)
     try:
         max_bytes = int(raw)
