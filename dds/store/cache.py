@@ -61,7 +61,7 @@ class BlobCache:
             if got is None:
                 raise damaged(f"{rel} does not match the size and checksum in its metadata")
             self.misses += 1
-            fetched += want.get("size", 0) if isinstance(want, dict) else 0
+            fetched += 1
         _touch(local)
         if fetched:
             self.evict(keep=sig)
@@ -102,9 +102,7 @@ class BlobCache:
                 used = os.stat(folder).st_mtime
             except FileNotFoundError:
                 continue
-            size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(folder) for f in fs
-                       if os.path.exists(os.path.join(d, f)))
-            found.append((used, size, folder))
+            found.append((used, _size(folder), folder))
         return sorted(found)
 
     def evict(self, keep: str | None = None) -> int:
@@ -145,6 +143,18 @@ def _matches(path: str, want: Any, algorithm: str) -> bool:
             return checksums.checksum_of(f, algorithm) == want
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return False
+
+
+def _size(folder: str) -> int:
+    """Bytes below ``folder``; files another process evicts meanwhile count as 0."""
+    total = 0
+    for directory, _, names in os.walk(folder):
+        for name in names:
+            try:
+                total += os.path.getsize(os.path.join(directory, name))
+            except OSError:
+                pass
+    return total
 
 
 def _touch(folder: str) -> None:
