@@ -8,6 +8,8 @@ Public API (everything else may change): ``keep``, ``data_function`` (``dds_func
 docs/notebooks.md).
 """
 
+from typing import TYPE_CHECKING
+
 from . import graph as _graph_module  # noqa: F401  # imported first: it can no longer rebind dds.graph, the function
 from ._version import __version__
 from .api import data_function, dds_function, get_store, keep, load, set_store, why
@@ -35,6 +37,11 @@ from .inputs import File, UntrackedFileWarning
 from .options import get_option, set_option
 from .runinfo import set_run_info_fn
 from .signature import accept_module, ignore, reject_module, register_hasher
+from .store.signing import UntrustedValueError
+
+if TYPE_CHECKING:  # the annotations of promote
+    from .store.base import Store
+    from .store.promote import Promoted
 
 
 def load_ipython_extension(ipython: object) -> None:  # IPython's InteractiveShell
@@ -50,6 +57,15 @@ def unload_ipython_extension(ipython: object) -> None:
 
     unload(ipython)
 
+
+
+def promote(path: str, to: "Store | str", from_: "Store | str | None" = None) -> "Promoted":
+    """Copy ``path``'s value, metadata and ref from the current store (or ``from_``) to ``to`` (a store, an
+    fsspec URL such as ``"s3://team-bucket/dds"``, or a local store's folder): byte for byte, verified against
+    the source's checksums, and idempotent. Returns ``(path, signature, copied)``."""
+    from .store.promote import open_store, promote as copy
+
+    return copy(path, open_store(from_) if from_ is not None else get_store(), open_store(to))
 
 
 def eval(fn, *args, dds_export_graph=None, dds_extra_debug=False, dds_dont_eval=False, dds_stages=None,
@@ -71,8 +87,8 @@ def eval(fn, *args, dds_export_graph=None, dds_extra_debug=False, dds_dont_eval=
 __all__ = [
     "__version__", "keep", "eval", "why", "ProcessingStage", "data_function", "dds_function", "load", "set_store", "get_store",
     "File", "accept_module", "ignore", "reject_module", "register_hasher", "register_codec", "set_option", "get_option",
-    "set_run_info_fn", "info", "graph", "load_ipython_extension",
+    "set_run_info_fn", "info", "graph", "load_ipython_extension", "promote",
     "DDSError", "DDSErrorCode", "ArgumentError", "CodecError", "DamagedDataError", "DataFunctionError",
     "MissingInputError", "NotFoundError", "OverlappingPathError", "PathError", "SignatureError",
-    "SourceUnavailableError", "StoreError", "UnhashableValueError", "UntrackedFileWarning",
+    "SourceUnavailableError", "StoreError", "UnhashableValueError", "UntrackedFileWarning", "UntrustedValueError",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from .errors import ArgumentError
 
@@ -21,12 +21,26 @@ _CHOICES: dict[str, tuple[Any, ...]] = {
     "warn_untracked_files": (False, True),
 }
 _values: dict[str, Any] = {name: choices[0] for name, choices in _CHOICES.items()}
+# Options taking a free value, each with the function that validates (and normalises) it.
+# "signing_key": the team's secret (str or bytes); values whose HMAC does not verify under it are not loaded
+# (see dds/store/signing.py); None (the default) reads $DDS_SIGNING_KEY, else signs nothing.
+_FREE: dict[str, Callable[[Any], Any]] = {"signing_key": lambda v: _signing().check_key(v)}
+_values.update(dict.fromkeys(_FREE))
+
+
+def _signing() -> Any:
+    from .store import signing
+
+    return signing
 
 
 def set_option(name: str, value: Any) -> None:
     """Set option ``name``; unknown names and values are refused with the list of valid ones."""
+    if name in _FREE:
+        _values[name] = _FREE[name](value)
+        return
     if name not in _CHOICES:
-        raise ArgumentError(f"Unknown dds option {name!r}. Known options: {', '.join(sorted(_CHOICES))}.")
+        raise ArgumentError(f"Unknown dds option {name!r}. Known options: {', '.join(sorted(_values))}.")
     if value not in _CHOICES[name] or type(value) is not type(_CHOICES[name][0]):
         raise ArgumentError(f"Option {name!r} accepts {_CHOICES[name]!r}, not {value!r}.")
     _values[name] = value
@@ -39,5 +53,5 @@ def set_option(name: str, value: Any) -> None:
 def get_option(name: str) -> Any:
     """Current value of option ``name``."""
     if name not in _values:
-        raise ArgumentError(f"Unknown dds option {name!r}. Known options: {', '.join(sorted(_CHOICES))}.")
+        raise ArgumentError(f"Unknown dds option {name!r}. Known options: {', '.join(sorted(_values))}.")
     return _values[name]

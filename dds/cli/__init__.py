@@ -56,6 +56,8 @@ Examples:
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]}, epilog=_EPILOG)
 @click.option("--store", "store_dir", envvar="DDS_DIR", default=os.path.join(".", ".dds"), show_default=True,
               metavar="DIR", help="The store: a local directory or an fsspec URL such as s3://bucket/dds (also $DDS_DIR).")
+@click.option("--cache", metavar="DIR", expose_value=False, callback=lambda c, p, v: v and os.environ.update(DDS_CACHE_DIR=v),
+              help="A local folder caching the blobs of a remote (fsspec) store (also $DDS_CACHE_DIR).")
 @click.version_option(package_name="dds", prog_name="dds")
 @click.pass_context
 def cli(ctx: click.Context, store_dir: str) -> None:
@@ -442,6 +444,7 @@ run_command.epilog = _example("dds run examples.pipeline:main", "dds run example
 status_command.epilog = _example("dds status examples.pipeline:main || dds run examples.pipeline:main")
 cli.add_command(run_command)
 cli.add_command(status_command)
+cli.add_command(importlib.import_module(".promote", __package__).promote_command)
 
 
 def main(argv: list[str] | None = None) -> None:

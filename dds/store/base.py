@@ -68,8 +68,9 @@ class Store(abc.ABC):
 
     def lock(self, sig: str) -> ContextManager[Any]:
         """Held while one process computes ``sig``, so concurrent ``keep`` calls of the same signature run
-        the function once. Stores without locks (object stores) return a no-op: their write-once blobs
-        make a concurrent duplicate computation harmless, only wasteful."""
+        the function once (the fsspec store: a lease across machines where the file system can create a file
+        atomically, e.g. S3). Stores without locks return a no-op: their write-once blobs make a concurrent
+        duplicate computation harmless, only wasteful."""
         return contextlib.nullcontext()
 
     def refresh_view(self, path: str, sig: str, meta: dict | None = None) -> None:

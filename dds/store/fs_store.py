@@ -25,7 +25,7 @@ from urllib.parse import unquote
 from ..codecs import PICKLE, Codec, NotSuitable, codec_for, codec_named
 from ..errors import CodecError, DamagedDataError, NotFoundError, StoreError
 from ..paths import path_parts, validate_path
-from . import checksums
+from . import checksums, signing
 from .base import Store
 
 log = logging.getLogger("dds.store")
@@ -122,6 +122,7 @@ class FsStore(Store):
                 "files": files,
                 "stored_at": datetime.now(timezone.utc).isoformat(),
             }
+            full = signing.sign(sig, full)  # with a signing key: an HMAC of all of the above
             encoded = json.dumps(full, indent=1, sort_keys=True).encode("utf-8")
             settled = self._place(sig, staging, files)
             if settled is not None:
@@ -142,7 +143,7 @@ class FsStore(Store):
             old = self.read_meta(sig)
         except DamagedDataError:
             old = None
-        if old is not None and old["files"] == theirs:
+        if old is not None and old["files"] == theirs and signing.trusted(sig, old):
             return old
         if theirs != files:
             self._swap_dir(tmp, blob)
@@ -153,19 +154,26 @@ class FsStore(Store):
             meta = self.read_meta(sig)
             if meta is None:
                 raise NotFoundError(f"No value with signature {sig} is in the {self.describe()}.")
-        self.verify(sig, meta)
+        signing.check(sig, meta, self)  # with a signing key: refuse an unsigned or foreign value, unread
+        fs, blob = self._readable_blob(sig, meta)
         where = meta.get("path") or f"signature {sig}"
         try:
             codec = codec_named(meta["codec"])
         except CodecError as exc:
             raise CodecError(f"Cannot load {where}: {exc}") from None
         try:
-            return codec.read(self.fs, f"{self.blob_dir(sig)}/{meta['file_name']}")
+            return codec.read(fs, f"{blob}/{meta['file_name']}")
         except Exception as exc:
             raise CodecError(
                 f"Cannot load {where}: codec {codec.name!r} failed to decode it ({type(exc).__name__}: {exc}). "
                 f"Re-run the function to recompute it."
             ) from exc
+
+    def _readable_blob(self, sig: str, meta: dict) -> tuple[Any, str]:
+        """``(file system, folder)`` holding blob ``sig``'s files, verified against ``meta``: what ``read``
+        decodes (a store with a local cache answers with its verified copy)."""
+        self.verify(sig, meta)
+        return self.fs, self.blob_dir(sig)
 
     def verify(self, sig: str, meta: dict) -> None:
         """Check every file of blob ``sig`` against the sizes and checksums in ``meta``."""

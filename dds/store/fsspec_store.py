@@ -8,6 +8,9 @@ metadata wins, and both are complete. Refs and metadata are single small objects
 (on a local disk: a temporary file renamed into place). All I/O goes through fsspec (s3fs for S3).
 
 ``data_dir`` (optional, same file system) gives people a copy of each path's current value.
+
+Where the file system can create a file only if it does not exist (S3's conditional writes, a local disk's
+``O_EXCL``), ``lock(sig)`` is a lease (``lease.py``), so machines sharing the store compute a step once.
 """
 
 from __future__ import annotations
@@ -15,16 +18,22 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import threading
 import uuid
 from typing import Any, Iterator
 
-from ..errors import DamagedDataError, StoreError
+from ..errors import CodecError, DamagedDataError, StoreError
 from ..paths import path_parts
-from . import atomic
-from .fs_store import FsStore
+from . import atomic, signing
+from .cache import DEFAULT_BYTES, BlobCache
+from .fs_store import FsStore, _check_sig, _safe_relative
+from .lease import DEFAULT_SECONDS, Lease, is_finished
 
 log = logging.getLogger("dds.store")
 
+# Object stores whose fsspec implementation sends a conditional create (``If-None-Match: *``) for
+# ``pipe_file(mode="create")``: s3fs does (AWS since 2024, MinIO, R2, moto >= 5); gcsfs and adlfs do not yet.
+_ATOMIC_CREATE = {"s3", "s3a"}
 # File systems without real folders: nothing to create before writing, and creating one could create a bucket.
 _OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "adl", "oss", "oci", "r2", "cos", "tos"}
 _NO_RENAME = {errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EPERM}
@@ -32,13 +41,29 @@ _INSTALL = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "abfs": 
             "az": "adlfs", "adl": "adlfs"}
 
 
+class RemoteWriteError(StoreError, OSError):
+    """A remote store did not take a write (after the file system's retries): read-only, or unreachable.
+    Also an OSError, as the file system's own error was before dds said what to do about it."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class FsspecStore(FsStore):
     kind = "fsspec"
+    # defaults for subclasses with their own constructor (dbfs): no cache, the default lease
+    cache: BlobCache | None = None
+    lease_seconds = DEFAULT_SECONDS
+    _writing = threading.local()  # per write: whether and where it fills the cache
 
     def __init__(self, url: str | None = None, data_dir: str | None = None, internal_dir: str | None = None,
-                 **storage_options: Any) -> None:
+                 lease_seconds: float | None = None, local_cache: str | None = None,
+                 cache_size: int | None = None, **storage_options: Any) -> None:
         """``url``: where the store lives (``internal_dir`` is accepted as another name for it, as
-        ``set_store(kind, internal_dir=...)`` passes it); ``storage_options`` go to the fsspec file system."""
+        ``set_store(kind, internal_dir=...)`` passes it); ``lease_seconds``: how long a dead machine's lease
+        blocks others (default 60, or ``$DDS_LEASE_SECONDS``); ``local_cache``: a local folder that keeps copies
+        of the blobs read and written (default ``$DDS_CACHE_DIR``; none without it), at most ``cache_size``
+        bytes (default 10 GiB, or ``$DDS_CACHE_SIZE``); ``storage_options`` go to the fsspec file system."""
         if url is not None and internal_dir is not None and url != internal_dir:
             raise StoreError(f"The fsspec store got url={url!r} and internal_dir={internal_dir!r}; give only url.")
         url = url if url is not None else internal_dir
@@ -46,6 +71,11 @@ class FsspecStore(FsStore):
         super().__init__(fs, root)
         self.url = url
         self.data_root = _check_apart(root, _on_same_fs(fs, data_dir, url), data_dir) if data_dir else None
+        self.lease_seconds = _lease_seconds(lease_seconds, url)
+        if local_cache is None and "memory" in _protocols(fs):
+            local_cache = ""  # $DDS_CACHE_DIR is for stores across a network, not this process's memory
+        self.cache = _blob_cache(local_cache, cache_size, f"{_protocols(fs)[0]}://{root}", url)
+        self._writing = threading.local()
 
     def describe(self) -> str:
         return f"fsspec store at {self.url}"
@@ -54,21 +84,130 @@ class FsspecStore(FsStore):
         """Where people find ``path`` (``data_dir/<path>``), or None without ``data_dir``."""
         return "/".join([self.data_root, *path_parts(path)]) if self.data_root else None
 
+    # ------------------------------------------------------------------ leases
+    @property
+    def has_leases(self) -> bool:
+        """Whether ``lock`` is a lease across machines (else a no-op, as on every store before)."""
+        if self._is_local:  # O_EXCL is atomic on a disk, not on a FUSE mount of object storage (dbfs)
+            return self.kind == "fsspec"
+        return bool(set(_protocols(self.fs)) & _ATOMIC_CREATE)
+
+    def lock(self, sig: str) -> Any:
+        """A lease on ``sig`` where the file system can create atomically; waits while another machine holds
+        it, and stops waiting as soon as that machine committed the value (the caller then loads it)."""
+        if not self.has_leases:
+            return super().lock(sig)
+        return Lease(_LeaseFiles(self), self._at("leases", _check_sig(sig)), self.lease_seconds,
+                     done=lambda: self._committed(sig), what=f"signature {sig[:10]} in the {self.describe()}")
+
+    def _finished_leases(self) -> Iterator[str]:
+        """Lease objects nobody holds any more (released after a failed step, or of a dead holder): a live
+        lease is never listed, whatever gc's grace period."""
+        if not self.has_leases:
+            return
+        files = _LeaseFiles(self)
+        for sig in files.names(self._at("leases")):
+            directory = self._at("leases", sig)
+            for name in files.names(directory):
+                if is_finished(files.read(f"{directory}/{name}")):
+                    yield f"{directory}/{name}"
+
+    def _committed(self, sig: str) -> bool:
+        try:
+            return self.read_meta(sig) is not None
+        except DamagedDataError:
+            return False  # the holder is rewriting it (or it needs rewriting): keep waiting for the lease
+
+    # ------------------------------------------------------------ local cache
+    def _readable_blob(self, sig: str, meta: dict) -> tuple[Any, str]:
+        """With a local cache: the cached copy, verified (fetched first if missing or damaged)."""
+        if self.cache is None or meta.get("codec") in _UNCACHED_CODECS:
+            return super()._readable_blob(sig, meta)
+        names = [meta.get("file_name"), *meta.get("files", {})]
+        if not meta.get("files") or not all(isinstance(n, str) and _safe_relative(n) for n in names):
+            raise DamagedDataError(self._damaged(meta.get("path"), sig, "its metadata lists no files or unsafe "
+                                                 "file names"))
+        remote = self.blob_dir(sig)
+        local = self.cache.fetch(
+            sig, meta["files"], lambda rel: self.fs.open(f"{remote}/{rel}", "rb"),
+            lambda problem: DamagedDataError(self._damaged(meta.get("path"), sig, problem)),
+        )
+        from fsspec.implementations.local import LocalFileSystem
+
+        return LocalFileSystem(), local
+
+    def _file_info(self, directory: str, known: dict | None = None) -> dict:
+        """While a write fills the cache: checksum each new file as it is copied into the cache (one read)."""
+        fill = getattr(self._writing, "fill", None)
+        if self.cache is None or fill is None or known:
+            return super()._file_info(directory, known)
+        sig, prefix = fill
+        info = {}
+        for full in sorted(self._find(directory)):
+            rel = full[len(directory) + 1 :]
+            with self.fs.open(full, "rb") as f:
+                info[rel] = self.cache.put(sig, prefix + rel, f)
+        self.cache.evict(keep=sig)
+        return info
+
     # ------------------------------------------------------------ write protocol
     def write(self, sig: str, value: Any, meta: dict) -> dict:
         """Keep a complete, intact blob that is already committed (as the local store does)."""
         try:
             old = self.read_meta(sig)
-            if old is not None:
+            if old is not None and signing.trusted(sig, old):  # an untrusted one is replaced by a signed copy
                 self.verify(sig, old)
                 return old
         except DamagedDataError:
             pass  # damaged or half-replaced: write a fresh copy, whose metadata replaces this one
         return super().write(sig, value, meta)
 
+    def _write_with(self, codec: Any, sig: str, value: Any, meta: dict) -> dict:
+        """Every write (a value's, or a promoted copy's): fills the cache, and says what a remote fault means."""
+        try:
+            self._writing.value_is_spark = type(value).__module__.startswith("pyspark")
+            return super()._write_with(codec, sig, value, meta)
+        except (OSError, CodecError) as exc:
+            refused = self._refused(f"Cannot store {meta.get('path') or f'signature {sig}'}", exc)
+            if refused is exc:
+                raise
+            raise refused from exc
+        finally:
+            self._writing.fill = None
+
+    def set_ref(self, path: str, sig: str) -> None:
+        try:
+            super().set_ref(path, sig)
+        except OSError as exc:
+            refused = self._refused(f"Cannot point {path} at signature {sig[:10]}", exc)
+            if refused is exc:
+                raise
+            raise refused from exc
+
+    def _refused(self, what: str, exc: BaseException) -> BaseException:
+        """An I/O error of a remote store (after the file system's own retries) as an error that says what to
+        do; a codec's own failure, or any error on a local disk, is returned as it is (``exc`` itself)."""
+        cause = exc.__cause__ if isinstance(exc, CodecError) else exc
+        if self._is_local or not (isinstance(cause, OSError) or _is_transport_error(cause)):
+            return exc
+        unchanged = "Nothing was committed: the path still holds its previous value, if any."
+        if isinstance(cause, PermissionError):
+            return RemoteWriteError(
+                f"{what} in the {self.describe()}: the store refused the write ({cause}). The bucket is read-only, "
+                f"or these credentials may not write to it (s3:PutObject, s3:DeleteObject). {unchanged} Fix: use "
+                f"credentials that may write to {self.url}, or only load from it (values already stored load)."
+            )
+        return RemoteWriteError(
+            f"{what} in the {self.describe()}: the upload failed after retries ({type(cause).__name__}: {cause}). "
+            f"{unchanged} Fix: check the network or the endpoint, and run again (the step is recomputed or its "
+            f"finished upload reused)."
+        )
+
     def _stage(self, sig: str) -> tuple[str, str]:
         name = f"w-{uuid.uuid4().hex}"
         staging = f"{self.blob_dir(sig)}/{name}"
+        spark = getattr(self._writing, "value_is_spark", False)  # Spark reads its own files, never the cache
+        self._writing.fill = (sig, name + "/") if self.cache is not None and not spark else None
         if self._has_folders:
             self.fs.makedirs(staging, exist_ok=True)
         elif not self._bucket_seen:
@@ -93,7 +232,10 @@ class FsspecStore(FsStore):
 
     def _unstage(self, staging: str, committed: bool) -> None:
         if not committed:
-            self._remove(staging)
+            try:
+                self._remove(staging)
+            except OSError as exc:  # a read-only bucket, a dropped connection: gc removes it once it is old
+                log.debug("dds: could not remove the unfinished write %s (%s)", staging, exc)
 
     # ------------------------------------------------------------------ primitives
     @property
@@ -151,6 +293,7 @@ class FsspecStore(FsStore):
         once they are older than its grace period (a younger one may be a write in progress).
         """
         yield from super().iter_temp()
+        yield from self._finished_leases()
         for sig in self.iter_blob_sigs():
             try:
                 meta = self.read_meta(sig)
@@ -198,6 +341,100 @@ class FsspecStore(FsStore):
             self.fs.copy(source, final)
 
 
+# Codecs that read the store's files themselves, from every executor of a cluster: a driver-local copy is no use.
+_UNCACHED_CODECS = {"spark.parquet"}
+
+
+def _blob_cache(directory: str | None, size: int | None, key: str, url: str) -> BlobCache | None:
+    directory = (directory if directory is not None else os.environ.get("DDS_CACHE_DIR")) or None
+    raw = size if size is not None else os.environ.get("DDS_CACHE_SIZE", DEFAULT_BYTES)
+    try:
+        max_bytes = int(raw)
+    except (TypeError, ValueError):
+        max_bytes = -1
+    if max_bytes < 0 or isinstance(raw, bool):
+        raise StoreError(
+            f"The fsspec store at {url!r} got cache_size={raw!r}: it must be a number of bytes (0 or more). "
+            f"Fix: cache_size=10 * 2**30, or unset DDS_CACHE_SIZE."
+        )
+    if directory is None:
+        return None
+    directory = os.fspath(directory)
+    if "://" in directory and not directory.startswith("file://"):
+        raise StoreError(
+            f"The fsspec store at {url!r} got local_cache={directory!r}: the cache must be a folder on this "
+            f"machine. Fix: local_cache='~/.cache/dds' (or DDS_CACHE_DIR=~/.cache/dds)."
+        )
+    return BlobCache(directory.removeprefix("file://"), max_bytes, key)
+
+
+def _is_transport_error(exc: BaseException | None) -> bool:
+    """A connection dropped or timed out, as the S3 client libraries raise it (not OSError subclasses)."""
+    import sys
+
+    kinds = []
+    botocore = sys.modules.get("botocore.exceptions")
+    if botocore is not None:
+        kinds.append(botocore.HTTPClientError)  # ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
+    aiohttp = sys.modules.get("aiohttp")
+    if aiohttp is not None:
+        kinds.append(aiohttp.ClientError)
+    return exc is not None and bool(kinds) and isinstance(exc, tuple(kinds))
+
+
+class _LeaseFiles:
+    """The operations a lease needs, on the store's file system (see ``lease.LeaseFiles``)."""
+
+    def __init__(self, store: FsspecStore) -> None:
+        self.store, self.fs = store, store.fs
+
+    def create(self, path: str, data: bytes) -> bool:
+        try:
+            if self.store._is_local:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "xb") as f:  # O_EXCL: atomic on local disks and NFS v3+
+                    f.write(data)
+            else:
+                self.fs.pipe_file(path, data, mode="create")  # s3fs: PUT with If-None-Match: *
+        except FileExistsError:
+            return False
+        return True
+
+    def replace(self, path: str, data: bytes) -> None:
+        self.store._write_small(path, data)
+
+    def read(self, path: str) -> bytes | None:
+        return self.store._read_small(path)
+
+    def names(self, directory: str) -> list[str]:
+        self.fs.invalidate_cache(directory)
+        try:
+            return [p.rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(directory, detail=False)]
+        except FileNotFoundError:
+            return []
+
+    def remove(self, path: str) -> None:
+        try:
+            self.fs.rm_file(path)
+        except FileNotFoundError:
+            pass
+
+
+def _lease_seconds(given: float | None, url: str) -> float:
+    raw = given if given is not None else os.environ.get("DDS_LEASE_SECONDS", DEFAULT_SECONDS)
+    try:
+        seconds = float(raw)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not seconds > 0:
+        raise StoreError(
+            f"The fsspec store at {url!r} got lease_seconds={raw!r}: it must be a number of seconds above 0 "
+            f"(how long a crashed machine's lease blocks the others). Fix: lease_seconds=60, or unset "
+            f"DDS_LEASE_SECONDS."
+        )
+    return seconds
+
+
 def open_url(url: str, storage_options: dict) -> tuple[Any, str]:
     """``fsspec.core.url_to_fs`` with errors that say what to install or fix."""
     import fsspec
@@ -241,7 +478,7 @@ def _on_same_fs(fs: Any, where: str, url: str) -> str:
 
 def _check_apart(root: str, data_root: str, given: str) -> str:
     """The copies for people must never land on the store's own files (or the store inside the copies)."""
-    inside = [f"{root}/{name}" for name in ("blobs", "meta", "refs", "tmp")]
+    inside = [f"{root}/{name}" for name in ("blobs", "meta", "refs", "tmp", "leases")]
     if data_root == root or root.startswith(data_root.rstrip("/") + "/") or any(
         data_root == d or data_root.startswith(d + "/") for d in inside
     ):
