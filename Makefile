@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed-$(1)
 
-.PHONY: run test reliability install install-dev graphviz clean
+.PHONY: run test reliability install install-dev graphviz chromium clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,14 @@ graphviz:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null) ; } || \
 	  echo "graphviz not installed: graph rendering tests will be skipped"
 
-test: install-dev graphviz
+# Debian's Chromium for the docs tests that look at the site in a real browser (tests/test_docs.py); best
+# effort like graphviz: without it those tests are skipped, with the reason printed.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } || \
+	  echo "chromium not installed: the browser checks of the docs will be skipped"
+
+test: install-dev graphviz chromium
 	$(PY) -m pytest -q
 
 # Crash, damage, fuzz and security tests with large counts (200 random SIGKILLs, 10x the fuzz examples);
