@@ -35,6 +35,7 @@ from .evaluation import ProcessingStage
 from . import structures  # noqa: E402,F401  # dds_py's module of DDSException / DDSErrorCode
 from .inputs import File, UntrackedFileWarning
 from .options import get_option, set_option
+from .pins import pin, unpin
 from .runinfo import set_run_info_fn
 from .signature import accept_module, ignore, reject_module, register_hasher
 from .store.signing import UntrustedValueError
@@ -87,7 +88,7 @@ def eval(fn, *args, dds_export_graph=None, dds_extra_debug=False, dds_dont_eval=
 __all__ = [
     "__version__", "keep", "eval", "why", "ProcessingStage", "data_function", "dds_function", "load", "set_store", "get_store",
     "File", "accept_module", "ignore", "reject_module", "register_hasher", "register_codec", "set_option", "get_option",
-    "set_run_info_fn", "info", "graph", "load_ipython_extension", "promote",
+    "set_run_info_fn", "info", "graph", "load_ipython_extension", "promote", "pin", "unpin",
     "DDSError", "DDSErrorCode", "ArgumentError", "CodecError", "DamagedDataError", "DataFunctionError",
     "MissingInputError", "NotFoundError", "OverlappingPathError", "PathError", "SignatureError",
     "SourceUnavailableError", "StoreError", "UnhashableValueError", "UntrackedFileWarning", "UntrustedValueError",

@@ -123,6 +123,7 @@ def _referenced(store: Store) -> set[str]:
                 f"which value {path} needs. {problem} Run `dds verify` to list every problem."
             )
         sigs.add(sig)
+    sigs.update(sig for _path, sig in store.iter_pins())  # pinned: needed by someone, whatever refs say now
     return sigs
 
 

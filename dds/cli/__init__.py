@@ -445,6 +445,8 @@ status_command.epilog = _example("dds status examples.pipeline:main || dds run e
 cli.add_command(run_command)
 cli.add_command(status_command)
 cli.add_command(importlib.import_module(".promote", __package__).promote_command)
+cli.add_command(importlib.import_module(".pin", __package__).pin_command)
+cli.add_command(importlib.import_module(".pin", __package__).unpin_command)
 
 
 def main(argv: list[str] | None = None) -> None:

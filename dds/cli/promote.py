@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import click
 
+from . import store_option  # defined before this module is imported by dds/cli/__init__.py
+
 
 @click.command("promote")
+@store_option
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--to", "target", required=True, metavar="URL",
               help="The store to copy to: an fsspec URL such as s3://bucket/dds, or a local store's folder.")

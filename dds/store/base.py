@@ -85,6 +85,25 @@ class Store(abc.ABC):
         """Every committed signature (blobs with metadata), sorted; used by ``gc`` and ``verify``."""
         raise NotImplementedError(f"{type(self).__name__} cannot list its blobs")
 
+    # Pins: values ``gc`` keeps whatever refs say (another user's pipeline may need them).
+    def pin(self, path: str, sig: str) -> bool:
+        """Keep blob ``sig`` through every ``gc`` while it is pinned at ``path``; False if it already was."""
+        from ..errors import StoreError
+
+        raise StoreError(f"The {self.describe()} cannot pin values.")
+
+    def unpin(self, path: str) -> list[str]:
+        """Remove every pin of ``path``; returns the signatures that were pinned."""
+        return []
+
+    def pins(self, path: str) -> list[str]:
+        """The signatures pinned at ``path``, most recent first."""
+        return []
+
+    def iter_pins(self) -> Iterator[tuple[str, str]]:
+        """Every ``(path, pinned signature)``."""
+        return iter(())
+
     # Maintenance (``dds gc`` / ``dds verify``); optional, so a store that cannot list itself still works.
     def iter_ref_entries(self) -> Iterator[tuple[str, str, str | None, str | None]]:
         """Every ref as ``(path, where, sig, problem)``: unlike ``iter_refs``, a damaged ref is reported

@@ -9,6 +9,7 @@ is made, how it is moved into place, how a small file is replaced atomically, an
     meta/<sig>.json           its metadata; written last, so it is the commit point
     refs/<path>.ref           the signature a store path points to
     history/<path>.log        the signatures it pointed to before, most recent first (for ``why``)
+    pins/<path>.pin           signatures pinned at the path, one a line: ``gc`` never deletes them
     tmp/                      temporary names
 """
 
@@ -264,6 +265,46 @@ class FsStore(Store):
             else:
                 if sig is not None:
                     yield path, where, sig, None
+
+    # ------------------------------------------------------------- pins
+    def pin_file(self, path: str) -> str:
+        parts = path_parts(path)
+        return self._at("pins", *map(_group_name, parts[:-1]), parts[-1] + ".pin")
+
+    def pins(self, path: str) -> list[str]:
+        data = self._read_small(self.pin_file(path))
+        if data is None:
+            return []
+        return [line for line in data.decode("ascii", "replace").split() if _SIG.fullmatch(line)]
+
+    def pin(self, path: str, sig: str) -> bool:
+        _check_sig(sig)
+        pinned = self.pins(path)
+        if sig in pinned:
+            return False
+        self._write_small(self.pin_file(path), ("\n".join([sig] + pinned) + "\n").encode("ascii"))
+        return True
+
+    def unpin(self, path: str) -> list[str]:
+        pinned = self.pins(path)
+        if pinned:
+            self._remove(self.pin_file(path))
+        return pinned
+
+    def iter_pins(self) -> Iterator[tuple[str, str]]:
+        root = self._at("pins")
+        for full in sorted(self._find(root)):
+            if not full.endswith(".pin"):
+                continue
+            parts = full[len(root) + 1 : -len(".pin")].split("/")
+            path = "/" + "/".join([unquote(p) for p in parts[:-1]] + [parts[-1]])
+            try:
+                if self.pin_file(path) != full:
+                    continue
+            except Exception:  # noqa: BLE001 - not a name dds writes
+                continue
+            for sig in self.pins(path):
+                yield path, sig
 
     def paths_below(self, path: str) -> Iterator[str]:
         """Lists ``path``'s group folder only, so its cost does not grow with the store (see base.Store)."""
