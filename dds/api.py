@@ -15,7 +15,7 @@ from typing import Any, Callable, TypeVar
 
 from . import failures, options, overlaps, provenance, value_memo
 from .codecs import codec_named
-from .errors import ArgumentError, DamagedDataError, NotFoundError
+from .errors import ArgumentError, DamagedDataError, DDSError, NotFoundError
 from .paths import validate_path
 from .runinfo import RESERVED, run_info, user_run_info
 from .signature import CallSignature, call_signature, warn_if_run_changed_inputs
@@ -144,8 +144,11 @@ def keep(path: str | os.PathLike[str], fn: Callable[..., T], *args: Any, **kwarg
             f"Fix: dds.keep({path!r}, my_function, *args)."
         )
     store = get_store()
-    signature = call_signature(path, fn, args, kwargs, load_sig=store.get_ref,
-                               content_of=functools.partial(content_digest, store))
+    try:
+        signature = call_signature(path, fn, args, kwargs, load_sig=store.get_ref,
+                                   content_of=functools.partial(content_digest, store))
+    except DDSError as exc:
+        raise _without_dds_frames(exc) from exc.__cause__
     sig = signature.sig
     if options.get_option("extra_debug"):
         log.debug("signature tree of %s: %s", path, signature.tree)
@@ -169,6 +172,15 @@ def keep(path: str | os.PathLike[str], fn: Callable[..., T], *args: Any, **kwarg
         if found:
             return value
         return _compute(store, path, name, sig, signature.tree, fn, args, kwargs)
+
+
+def _without_dds_frames(exc: DDSError) -> DDSError:
+    """A signature error raised deep in dds's own code, shown from the user's ``keep`` line: the message names
+    the path, the function and the fix; frames inside dds/signature/ would only bury it.
+    ``dds.set_option("extra_debug", True)`` keeps them, for reports about dds itself."""
+    if not options.get_option("extra_debug"):
+        exc.__traceback__ = None
+    return exc
 
 
 def _current_ref(store: Store, path: str) -> str | None:

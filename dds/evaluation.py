@@ -75,7 +75,10 @@ def evaluate(fn: Callable, args: tuple, kwargs: dict, *, export_graph: str | Non
     if dont_eval:
         selected.discard(ProcessingStage.EVAL)
     store = api.get_store()
-    plan = make_plan(fn, args, kwargs, store)
+    try:
+        plan = make_plan(fn, args, kwargs, store)
+    except DDSError as exc:  # shown from the user's eval line, as keep shows its errors (api._without_dds_frames)
+        raise api._without_dds_frames(exc) from exc.__cause__
     if on_plan is not None:
         on_plan(plan)
     if extra_debug or ProcessingStage.EVAL not in selected:

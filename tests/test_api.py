@@ -123,6 +123,7 @@ def test_a_self_containing_global_names_the_object_and_the_fix():
     message = str(info.value)
     assert "LOOP" in message and "reads_loop" in message and "contains itself" in message
     assert CALLS == []
+    LOOP.clear()
 
 
 LOOP: list = []
@@ -173,3 +174,26 @@ def test_options_are_validated():
         dds.set_option("on_damage", "ignore")
     with pytest.raises(ArgumentError, match="Known options"):
         dds.get_option("nope")
+
+
+def test_a_signature_error_is_shown_from_the_users_line_not_from_inside_dds():
+    import traceback
+
+    LOOP.append(LOOP)
+    try:
+        for call in (lambda: dds.keep("/loop", reads_loop), lambda: dds.eval(pipeline_of_loop)):
+            with pytest.raises(UnhashableValueError) as info:
+                call()
+            frames = traceback.extract_tb(info.value.__traceback__)
+            assert not [f for f in frames if "/dds/signature/" in f.filename or "/dds/plan.py" in f.filename], frames
+        dds.set_option("extra_debug", True)  # for reports about dds itself: every frame
+        with pytest.raises(UnhashableValueError) as info:
+            dds.keep("/loop", reads_loop)
+        assert any("/dds/signature/" in f.filename for f in traceback.extract_tb(info.value.__traceback__))
+    finally:
+        dds.set_option("extra_debug", False)
+        LOOP.clear()
+
+
+def pipeline_of_loop():
+    return dds.keep("/loop", reads_loop)
