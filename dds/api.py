@@ -20,6 +20,7 @@ from .paths import validate_path
 from .runinfo import RESERVED, run_info, user_run_info
 from .signature import CallSignature, call_signature, warn_if_run_changed_inputs
 from .store import create_store
+from .inputs import File, during_run
 from .store.content import content_digest
 from .store.base import Store
 
@@ -231,6 +232,7 @@ def _compute(store: Store, path: str, name: str, sig: str, tree: dict, fn: Calla
     _notify(path, "started", sig)
     started = time.time()
     t0 = time.perf_counter()
+    watched = during_run.watch(during_run.files_among((*args, *kwargs.values())))
     try:
         with overlaps.running(path):
             value = fn(*args, **kwargs)
@@ -239,7 +241,14 @@ def _compute(store: Store, path: str, name: str, sig: str, tree: dict, fn: Calla
         failures.annotate(exc, path, name, had_value=_holds_value(store, path))
         raise
     duration = time.perf_counter() - t0
-    warn_if_run_changed_inputs(path, name)
+    moved = [v for v in warn_if_run_changed_inputs(path, name, quiet=_is_file) if _is_file(v)]
+    moved += during_run.changed(watched)
+    if moved:  # the function may have read the new bytes: storing it under the old ones would be stale
+        log.warning("dds: %s changed while %s computed %s: the value is returned but not stored (it may mix old "
+                    "and new content); %s still holds its previous value, if any. Run again once the file is "
+                    "complete.", ", ".join(sorted({str(f) for f in moved})), name, path, path)
+        _notify(path, "ran", sig)
+        return value
     record = {
         "path": path,
         "function": name,
@@ -258,6 +267,10 @@ def _compute(store: Store, path: str, name: str, sig: str, tree: dict, fn: Calla
     provenance.remember(path, value)
     _notify(path, "ran", sig)
     return value
+
+
+def _is_file(value: Any) -> bool:
+    return isinstance(value, File)
 
 
 def _holds_value(store: Store, path: str) -> bool | None:

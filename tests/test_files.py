@@ -316,3 +316,39 @@ def test_missing_constant_file_names_the_function_that_reads_it(tmp_path, store,
 
     with pytest.raises(dds.MissingInputError, match=r"reads_it.*reads 'MISSING_INPUT'.*gone\.csv"):
         dds.keep("/r", reads_it)
+
+
+def test_a_file_rewritten_while_its_step_runs_is_not_stored(tmp_path, caplog):
+    """The signature hashed the bytes before the run; the function read others: storing would be stale."""
+    import logging
+
+    data = tmp_path / "rows.csv"
+    data.write_text("a\n1\n")
+    dds.set_store("local", internal_dir=str(tmp_path / "store"))
+
+    def rewrites(f):
+        text = open(f).read()
+        data.write_text(text + "2\n")  # another writer, as far as the signature knows
+        return text
+
+    with caplog.at_level(logging.WARNING, logger="dds"):
+        assert dds.keep("/rows", rewrites, dds.File(str(data))) == "a\n1\n"
+    assert any("changed while" in r.getMessage() and "not stored" in r.getMessage() for r in caplog.records)
+    with pytest.raises(dds.NotFoundError):
+        dds.load("/rows")
+
+
+def test_a_constant_file_rewritten_while_its_step_runs_is_not_stored(tmp_path, monkeypatch):
+    data = tmp_path / "rows.csv"
+    data.write_text("a\n1\n")
+    dds.set_store("local", internal_dir=str(tmp_path / "store"))
+    monkeypatch.setitem(globals(), "CONSTANT_INPUT", dds.File(str(data)))
+
+    def rewrites():
+        text = open(CONSTANT_INPUT).read()  # noqa: F821 - the module constant set above
+        data.write_text(text + "2\n")
+        return text
+
+    assert dds.keep("/rows", rewrites) == "a\n1\n"
+    with pytest.raises(dds.NotFoundError):
+        dds.load("/rows")

@@ -119,17 +119,22 @@ def _still_valid(entry: _Entry, load_sig: Callable[[str], str | None]) -> bool:
     return True
 
 
-def warn_if_run_changed_inputs(path: str, function: str) -> list[str]:
+def warn_if_run_changed_inputs(path: str, function: str,
+                               quiet: Callable[[Any], bool] = lambda value: False) -> list[Any]:
     """Called right after ``function`` ran for ``path``: the globals its signature read that the run itself
-    changed (so the next call would compute again), each logged once with the fix. Returns their names."""
+    changed (so the next call would compute again), each logged once with the fix, except values ``quiet``
+    says the caller reports itself. Returns the names of rebound globals and the changed values."""
     entry = _entries.get(path)
     if entry is None:
         return []
     probes = entry.probes
-    changed = [f"{namespace.get('__name__', '?')}.{key}" for namespace, key, found in probes.names
-               if namespace.get(key, MISSING) is not found and "__builtins__" not in key]
-    changed += [probes.labels.get(key, "?") for key, (value, snapshot) in probes.snapshots.items()
-                if exact_snapshot(value) != snapshot]
+    names = [f"{namespace.get('__name__', '?')}.{key}" for namespace, key, found in probes.names
+             if namespace.get(key, MISSING) is not found]
+    values: list[Any] = []
+    for key, (value, snapshot) in probes.snapshots.items():
+        if exact_snapshot(value) != snapshot:
+            values.append(value)
+            names.append(probes.labels.get(key, "?"))
     if probes.rehash:
         hasher = _Rehasher(entry.units)
         for key, (value, token) in probes.rehash.items():
@@ -138,15 +143,17 @@ def warn_if_run_changed_inputs(path: str, function: str) -> list[str]:
             except Exception:  # noqa: BLE001 - the next signature reports what it cannot hash
                 same = False
             if not same:
-                changed.append(probes.labels.get(key, "?"))
-    for name in changed:
+                values.append(value)
+                if not quiet(value):
+                    names.append(probes.labels.get(key, "?"))
+    for name in names:
         if (path, name) not in _warned:
             _warned.add((path, name))
             log.warning(
                 "dds: computing %s, %s changed %s, which its signature reads: the next call will compute it "
                 "again. If %s is bookkeeping whose value never changes what is returned, exclude it: "
                 "dds.ignore(%r)", path, function, name, name, name)
-    return changed
+    return names + values
 
 
 def _same_class_attributes(cls: type, attributes: list[tuple[str, Any]]) -> bool:
