@@ -1,6 +1,6 @@
 """The dds benchmark suite (issue 6): every figure next to a baseline measured in the same run.
 
-    python bench/run.py [--quick] [--only warm,pipeline,sig,frame,hash,files] [--no-peers] [--keep-tmp] [--strict]
+    python bench/run.py [--quick] [--only warm,pipeline,sig,frame,hash,files,noop] [--no-peers] [--keep-tmp] [--strict]
 
 ``make bench`` (500 MB frame) and ``make bench-quick`` (50 MB, fewer repetitions) run it. The frame size
 is ``DDS_BENCH_MB``. Every measurement runs in a subprocess (``bench/worker.py``) on generated code
@@ -28,6 +28,7 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 import files
+import frame_noop
 import gen
 import peers
 
@@ -363,6 +364,9 @@ class Suite:
             self.add(Row(f"hash {size / 1e6:.0f} MB {label}", "dds", f"{speed:.1f} GB/s", f"xxh3_128 {raw:.1f} GB/s",
                          f"{speed / raw:.2f}× raw", f"≥ {target:g} GB/s" if target else "", _verdict("dds", ok),
                          raw=got))
+    def bench_noop(self) -> None:
+        frame_noop.run(self, Row)  # bench/frame_noop.py: fresh no-op over a big frame vs loading its values
+
     def bench_files(self) -> None:
         files.run(self, Row)  # bench/files.py: dds.File content digests, cold and from the stat cache
 
@@ -400,7 +404,7 @@ def _verdict(lib: str, ok: bool | None) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, 50 MB frame by default")
-    parser.add_argument("--only", default="warm,pipeline,sig,frame,hash,files", help="comma-separated subset")
+    parser.add_argument("--only", default="warm,pipeline,sig,frame,hash,files,noop", help="comma-separated subset")
     parser.add_argument("--no-peers", action="store_true", help="measure dds only")
     parser.add_argument("--keep-tmp", action="store_true", help="keep the generated code and stores")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a dds target fails")
