@@ -119,6 +119,11 @@ def _entries(text_digest: str) -> dict:
     return entries
 
 
+def cache_directory() -> str | None:
+    """The code cache's directory for this dds and Python, or None when it is off or cannot be written."""
+    return _cache_directory()
+
+
 def _cache_directory() -> str | None:
     global _directory
     if _directory is False:

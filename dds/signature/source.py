@@ -56,6 +56,7 @@ class ParsedModule:
     functions: dict[tuple[int, str], list[ast.AST]] = field(default_factory=dict)
     verified: set[int] = field(default_factory=set)  # ids of code objects checked against this source
     compiled: object = None  # the module compiled from this source, when a check needed it
+    codes: dict[tuple[str, int], list[types.CodeType]] | None = None  # (name, first line) -> compiled code
     starts: list[int] = field(default_factory=list)  # first line of each top-level statement
 
     def index(self) -> None:
@@ -291,7 +292,8 @@ def _by_column(code: types.CodeType, candidates: list[ast.AST]) -> list[ast.AST]
 def _verify_against_code(parsed: ParsedModule, node: ast.AST, code: types.CodeType) -> None:
     if parsed.compiled is None:  # the whole module: a statement compiled alone can compile differently
         parsed.compiled = _compile_whole(parsed, code.co_flags & _FUTURE_FLAGS)
-    twin = _find_code(parsed.compiled, code.co_name, code.co_firstlineno) if parsed.compiled else None
+        parsed.codes = _index_codes(parsed.compiled) if parsed.compiled else {}
+    twin = _twin(parsed.codes.get((code.co_name, code.co_firstlineno), []), code)
     if twin is None or not _same_code(twin, code):
         if not os.path.exists(parsed.filename):
             raise SourceUnavailableError(_reused_name(code))
@@ -324,14 +326,30 @@ def _compile_whole(parsed: ParsedModule, flags: int) -> types.CodeType | bool:
     return False
 
 
-def _find_code(code: types.CodeType, name: str, line: int) -> types.CodeType | None:
-    stack = [code]
+def _index_codes(module: types.CodeType) -> dict[tuple[str, int], list[types.CodeType]]:
+    """Every code object compiled from a module, by (name, first line): built once per compiled file, so
+    checking a step costs a lookup, not a walk of the whole module (which made N steps cost N x its size)."""
+    index: dict[tuple[str, int], list[types.CodeType]] = {}
+    stack = [module]
     while stack:
         current = stack.pop()
-        if current.co_name == name and current.co_firstlineno == line:
-            return current
+        index.setdefault((current.co_name, current.co_firstlineno), []).append(current)
         stack.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
-    return None
+    return index
+
+
+def _twin(candidates: list[types.CodeType], code: types.CodeType) -> types.CodeType | None:
+    """The compiled code standing for ``code`` among those of its name and first line. Several (lambdas on
+    one line): the one whose first instruction has the same position, so a look-alike is never taken."""
+    if len(candidates) <= 1:
+        return candidates[0] if candidates else None
+    same = [c for c in candidates if _first_position(c) == _first_position(code)]
+    return same[0] if len(same) == 1 else None
+
+
+def _first_position(code: types.CodeType) -> tuple | None:
+    positions = [p for p in code.co_positions() if p[0] is not None and p[2] is not None and (p[2], p[3]) != (0, 0)]
+    return min(positions) if positions else None
 
 
 def _same_code(a: types.CodeType, b: types.CodeType) -> bool:
