@@ -64,20 +64,21 @@ def fsync_dir(path: str) -> None:
 
 
 class SyncBatch:
-    """Makes many small writes durable with one sync: the group commit of the local store.
+    """Makes many small writes durable with few syncs: the group commit of the local store.
 
     Why it is safe: a killed process loses nothing that it renamed into place, synced or not (the data is
     in the kernel's page cache), and every rename still comes after its file is complete, so kill -9 leaves
-    the old value or the new one exactly as with an fsync per file. What the sync adds is durability
-    against a *machine* crash (power loss): a write noted here is durable after the batch's next ``sync``,
-    which runs when the oldest unsynced write is ``max_delay`` seconds old or ``max_writes`` writes were
-    noted (checked after each keep), and at process exit. A machine crash before it can lose those last
-    writes, or leave a metadata or ref file whose data did not reach the disk: checksums (blobs) and format
-    checks (metadata, refs) find that on load, which then raises DamagedDataError or, with
-    ``on_damage="recompute"``, computes again; never a wrong value.
+    the old value or the new one exactly as with an fsync per file. The sync adds durability against a
+    *machine* crash (power loss). A keep after a quiet spell (no sync for ``max_delay`` seconds) syncs
+    before it returns, so an interactive keep is durable when it returns, as with an fsync per file; keeps
+    that follow it within ``max_delay`` join a batch, synced when its oldest write is ``max_delay`` old
+    (by the next keep, or a timer when none comes), after ``max_writes`` writes, and at process exit. A
+    machine crash before that can lose the batch's writes, or leave a metadata or ref file whose data did
+    not reach the disk: checksums (blobs) and format checks (metadata, refs) find that on load, which
+    raises DamagedDataError or, with ``on_damage="recompute"``, computes again; never a wrong value.
 
-    On Linux the sync is one ``syncfs`` of the store's file system; elsewhere each noted file and folder is
-    fsynced (the same count as before, but once per batch: a file replaced ten times is synced once).
+    A small batch is synced file by file (``fsync``: bounded by our own writes); a big one with one
+    ``syncfs`` of the store's file system where there is one (Linux), else file by file too.
     """
 
     def __init__(self, root: str, max_delay: float = 1.0, max_writes: int = 2000) -> None:
@@ -86,6 +87,7 @@ class SyncBatch:
         self.max_writes = max_writes
         self._pending: dict[str, None] = {}
         self._since: float | None = None
+        self._last_sync = float("-inf")
         self._writes = 0
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None  # syncs a batch that no later write comes to close
@@ -112,10 +114,20 @@ class SyncBatch:
         except OSError:
             pass  # the next keep's sync, or the one at exit, tries again
 
+    def quiet(self) -> bool:
+        """Nothing pending and no sync for ``max_delay`` seconds: a write now starts no batch of others."""
+        return self._since is None and time.monotonic() - self._last_sync >= self.max_delay
+
+    def synced(self) -> None:
+        """A write was made durable by its writer (file by file): the quiet spell ends now."""
+        self._last_sync = time.monotonic()
+
     def maybe_sync(self) -> None:
         """Sync when the batch is due (old or big enough)."""
         since = self._since
-        if since is not None and (self._writes >= self.max_writes or time.monotonic() - since >= self.max_delay):
+        if since is None:
+            return
+        if self._writes >= self.max_writes or time.monotonic() - since >= self.max_delay:
             self.sync()
 
     def sync(self) -> None:
@@ -124,12 +136,13 @@ class SyncBatch:
             pending, self._pending = self._pending, {}
             self._since, self._writes = None, 0
             timer, self._timer = self._timer, None
+            self._last_sync = time.monotonic()
         if timer is not None and timer is not threading.current_thread():
             timer.cancel()
         if not pending:
             return
         try:
-            if _syncfs(self.root):
+            if len(pending) > _FILE_BY_FILE and _syncfs(self.root):
                 return
             for p, tree in pending.items():
                 if tree:
@@ -176,6 +189,7 @@ def _syncfs(path: str) -> bool:
 
 
 _libc_syncfs = None
+_FILE_BY_FILE = 32  # up to this many noted files and folders, fsync each (no waiting for others' writes)
 _batches: weakref.WeakKeyDictionary[SyncBatch, None] = weakref.WeakKeyDictionary()
 
 

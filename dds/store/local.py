@@ -45,6 +45,7 @@ class LocalStore(FsStore):
         self._refs_read: dict[str, tuple[tuple[int, int, int, int], str | None]] = {}  # ref file -> (stat, sig)
         self.sync_mode = sync
         self._batch = atomic.SyncBatch(root) if sync == "batch" else None
+        self._now = self._batch is None  # the current keep syncs each file itself (see write)
 
     def describe(self) -> str:
         return f"local store at {self.root}"
@@ -68,6 +69,9 @@ class LocalStore(FsStore):
         return sig
 
     def write(self, sig: str, value: Any, meta: dict) -> dict:
+        # after a quiet spell, this keep (its blob, metadata and then its ref) is made durable file by file
+        # before it returns, exactly as with sync="each"; keeps that follow it soon after join a batch
+        self._now = self._batch is None or self._batch.quiet()
         try:
             return super().write(sig, value, meta)
         finally:
@@ -77,6 +81,9 @@ class LocalStore(FsStore):
         try:
             super().set_ref(path, sig)
         finally:
+            if self._now and self._batch is not None:
+                self._batch.synced()
+            self._now = self._batch is None
             self._maybe_sync()
 
     def flush(self) -> None:
@@ -85,15 +92,20 @@ class LocalStore(FsStore):
             self._batch.sync()
 
     def _maybe_sync(self) -> None:
-        if self._batch is not None:
+        if self._batch is not None and not self._now:
             self._batch.maybe_sync()
+
+    def _batched(self) -> atomic.SyncBatch | None:
+        """The batch a write joins; None: make it durable now."""
+        return None if self._now else self._batch
 
     def _durable_dir(self, directory: str) -> None:
         """A rename in ``directory`` must reach the disk: now, or with the batch."""
-        if self._batch is None:
+        batch = self._batched()
+        if batch is None:
             atomic.fsync_dir(directory)
         else:
-            self._batch.note(directory)
+            batch.note(directory)
 
     def lock(self, sig: str) -> Any:
         """An OS file lock per signature (``filelock``): released by the OS if the holder is killed."""
@@ -117,7 +129,7 @@ class LocalStore(FsStore):
         atomic.remove(path)
 
     def _sync_tree(self, path: str) -> None:
-        if self._batch is None:  # else the tree is noted where it lands (_move_dir, _swap_dir)
+        if self._batched() is None:  # else the tree is noted where it lands (_move_dir, _swap_dir)
             atomic.fsync_tree(path)
 
     def _follow(self, staging: str, appends_only: bool) -> atomic.Follower:
@@ -132,8 +144,8 @@ class LocalStore(FsStore):
             if os.path.exists(dst):
                 return False
             raise
-        if self._batch is not None:
-            self._batch.note(dst, tree=True)
+        if self._batched() is not None:
+            self._batched().note(dst, tree=True)
         self._durable_dir(parent)
         return True
 
@@ -141,14 +153,14 @@ class LocalStore(FsStore):
         aside = atomic.temp_name(self._at("tmp"), "old-")
         os.rename(dst, aside)
         os.rename(src, dst)
-        if self._batch is not None:
-            self._batch.note(dst, tree=True)
+        if self._batched() is not None:
+            self._batched().note(dst, tree=True)
         self._durable_dir(os.path.dirname(dst))
         atomic.remove(aside)
 
     def _write_small(self, path: str, data: bytes) -> None:
         _check_inside(self.root, path)
-        atomic.write_bytes(path, data, self._at("tmp"), self._batch)
+        atomic.write_bytes(path, data, self._at("tmp"), self._batched())
 
     def _read_small(self, path: str) -> bytes | None:
         try:  # plain os I/O: refs and metadata are read on every keep, fsspec's wrapping costs more
