@@ -213,6 +213,8 @@ def crash_section(crash: dict, steps: dict, sigint: dict) -> list[str]:
         '  or leave a metadata or ref file whose data did not reach the disk; checksums (blobs) and format',
         '  checks (metadata, refs) find that on load: `DamagedDataError`, or with `on_damage="recompute"` a',
         '  recompute. Never a wrong value. `sync="each"` restores an fsync per file and folder.',
+        "- a process that ends with `os._exit` (a forked child, a multiprocessing worker) skips the sync at",
+        "  exit: its last batch reaches the disk with the kernel's own write-back (within about 30 s on Linux).",
         '',
         '`test_sigkill_before_every_file_operation_of_a_grouped_commit` kills a writer before every operation',
         'of three keeps in a row (the first synced file by file, the next two batched) and runs the checks above',
