@@ -7,8 +7,9 @@ Why it cannot go stale: an entry is filed under a digest of the source file's wh
 first line and name, the Python version, and a digest of the dds code that computes shapes. An edited file
 has another digest, so it never meets the entries of its former text. Only files whose text is known to be
 the code running are looked up or stored (``source.running_source_digest``: not changed since the process
-started, no outdated byte code), and only functions that no other def on the same line could be confused
-with (``source.node_text_digest``). An entry that cannot be read or has an unexpected form is a miss.
+started, no outdated byte code; or, for a file saved since, once the function was compiled from it and
+compared with the running code: ``source.checked_text_digest``), and only functions that no other def on
+the same line could be confused with (``source.node_text_digest``). An entry that cannot be read or has an unexpected form is a miss.
 
 Where: ``$DDS_CODE_CACHE`` (a directory; ``off`` disables the cache), else ``$XDG_CACHE_HOME/dds/code``,
 else ``~/.cache/dds/code``. Deleting it is always safe; a directory that cannot be written disables it.
@@ -27,7 +28,7 @@ import types
 import xxhash
 
 from .normalize import CodeShape, ImportTarget
-from .source import node_text_digest, running_source_digest
+from .source import checked_text_digest, node_text_digest, running_source_digest
 
 log = logging.getLogger("dds")
 
@@ -42,8 +43,12 @@ _pruned = False  # the directory is pruned at most once per process
 
 def lookup(code: types.CodeType) -> CodeShape | None:
     """The stored shape of ``code``'s function, or None."""
+    if _cache_directory() is None:
+        return None
     text_digest = running_source_digest(code.co_filename)
-    if text_digest is None or _cache_directory() is None:
+    if text_digest is None and os.path.isfile(code.co_filename):  # a file saved again just now, say:
+        text_digest = checked_text_digest(code)  # usable once its function is checked against the running code
+    if text_digest is None:
         return None
     entry = _entries(text_digest).get(_key(code))
     if entry is None:

@@ -57,6 +57,7 @@ class ParsedModule:
     verified: set[int] = field(default_factory=set)  # ids of code objects checked against this source
     compiled: object = None  # the module compiled from this source, when a check needed it
     codes: dict[tuple[str, int], list[types.CodeType]] | None = None  # (name, first line) -> compiled code
+    text_digest: str | None = None  # of a real file's text (as ``running_source_digest`` computes it)
     starts: list[int] = field(default_factory=list)  # first line of each top-level statement
 
     def index(self) -> None:
@@ -127,7 +128,8 @@ def parse_file(filename: str) -> ParsedModule:
         ) from None
     # Text from linecache (a notebook cell) is checked too: its name may have been reused for other code
     # (with IPYKERNEL_CELL_NAME set, as debuggers do, every cell has the same name).
-    parsed = ParsedModule(filename, tree, newer_than_process=st is None or _may_not_be_running(filename, st))
+    parsed = ParsedModule(filename, tree, newer_than_process=st is None or _may_not_be_running(filename, st),
+                          text_digest=None if st is None else xxhash.xxh3_128_hexdigest(text.encode()))
     parsed.index()
     _parsed[filename] = (key, parsed)
     return parsed
@@ -254,6 +256,7 @@ def _find_function_node(code: types.CodeType) -> ast.AST:
         return node
     parsed = parse_file(code.co_filename)
     candidates = parsed.definitions(code.co_firstlineno, code.co_name)
+    alone = len(candidates) == 1
     if len(candidates) > 1:
         candidates = _by_column(code, candidates)
     if len(candidates) != 1:
@@ -268,7 +271,20 @@ def _find_function_node(code: types.CodeType) -> ast.AST:
         _verify_against_code(parsed, node, code)
         parsed.verified.add(id(code))
         _code_keepalive.append(code)
+    if alone and parsed.text_digest is not None:
+        # the running code is this file's (checked above when in doubt) and no other def/lambda of that
+        # name starts on that line: the text determines the node, so facts about it may be kept under it
+        _by_line_alone[id(code)] = parsed.text_digest
     return node
+
+
+def checked_text_digest(code: types.CodeType) -> str | None:
+    """Like ``running_source_digest``, for one function: the digest of its file's text when that text is
+    the code running *for this function* (checked against the running code when the file may have changed,
+    e.g. saved again while the process started) and alone determines its node; else None. Raises
+    SourceUnavailableError as ``function_node`` does."""
+    function_node(code)
+    return node_text_digest(code)
 
 
 _code_keepalive: list[types.CodeType] = []
