@@ -27,16 +27,16 @@ class LocalStore(FsStore):
 
     def __init__(self, internal_dir: str | os.PathLike | None = None, data_dir: str | os.PathLike | None = None,
                  sync: str = "batch"):
-        """``sync``: ``"batch"`` (default) makes writes durable in groups, one file system sync per batch
-        (``atomic.SyncBatch``: at most a second after a keep, and at exit); ``"each"`` fsyncs every file
-        and folder before the keep returns. Both leave the old value or the new one after a kill."""
+        """``sync``: ``"batch"`` (default): a keep after a quiet second is synced file by file before it
+        returns, the keeps that follow within that second are synced together (``atomic.SyncBatch``: a
+        second later, and at exit); ``"each"`` fsyncs every file and folder before every keep returns.
+        Both leave the old value or the new one after a kill."""
         from fsspec.implementations.local import LocalFileSystem
 
-        if sync not in ("batch", "each"):
-            raise StoreError(f"The local store's sync option is 'batch' or 'each', not {sync!r}. "
-                             "Fix: dds.set_store('local', sync='batch').")
-
         root = os.path.abspath(os.path.expanduser(os.fspath(internal_dir or os.path.join(".", ".dds"))))
+        if sync not in ("batch", "each"):
+            raise StoreError(f"The local store at {root}: sync is 'batch' or 'each', not {sync!r}. "
+                             f"Fix: dds.set_store('local', internal_dir={root!r}, sync='batch').")
         super().__init__(LocalFileSystem(), root)
         self.data_root = (
             os.path.abspath(os.path.expanduser(os.fspath(data_dir))) if data_dir else os.path.join(root, "data")
