@@ -34,7 +34,7 @@ def test_the_cached_map_follows_every_change_of_the_installed_distributions(tmp_
     first = dist_index.packages_distributions(str(cache))
     assert first["fakemod"] == ["fakepkg"]
     assert dist_index.packages_distributions(str(cache)) == first  # the second answer comes from the cache
-    assert any(n.startswith("dists-") for n in os.listdir(cache))
+    assert os.listdir(cache / "dists")
 
     os.rename(site_dir / "fakepkg-1.0.dist-info", site_dir / "otherpkg-2.0.dist-info")  # another distribution
     meta = site_dir / "otherpkg-2.0.dist-info" / "METADATA"
@@ -72,5 +72,6 @@ def test_an_unreadable_cache_entry_is_a_miss(tmp_path, site_dir):
     cache = tmp_path / "cache"
     cache.mkdir()
     _dist(site_dir, "fakepkg-1.0.dist-info", "fakepkg", "1.0", "fakemod")
-    (cache / f"dists-{dist_index._key()}.json").write_text('{"fakemod": ["wrong"')  # torn
+    (cache / "dists").mkdir()
+    (cache / "dists" / f"{dist_index._key()}.map").write_text('{"fakemod": ["wrong"')  # torn
     assert dist_index.packages_distributions(str(cache))["fakemod"] == ["fakepkg"]

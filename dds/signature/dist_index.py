@@ -35,7 +35,8 @@ def packages_distributions(directory: str | None) -> dict[str, list[str]]:
     key = _key() if directory is not None else None
     if key is None:
         return _scan()
-    where = os.path.join(directory, f"dists-{key}.json")
+    directory = os.path.join(directory, "dists")  # apart from the shape entries
+    where = os.path.join(directory, f"{key}.map")  # JSON; not named .json, as the shape entries are
     try:
         with open(where, encoding="utf-8") as f:
             stored = json.load(f)
@@ -47,7 +48,8 @@ def packages_distributions(directory: str | None) -> dict[str, list[str]]:
     found = _scan()
     tmp = None
     try:  # atomically: a reader sees the whole answer or none
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-dists-")
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(found, f)
         os.replace(tmp, where)

@@ -17,12 +17,14 @@ else ``~/.cache/dds/code``. Deleting it is always safe; a directory that cannot 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import logging
 import os
 import sys
 import tempfile
+import time
 import types
 
 import xxhash
@@ -39,6 +41,8 @@ _directory: str | None | bool = False  # False: not decided yet; None: disabled
 _files: dict[str, dict] = {}  # text digest -> its entries, as read from (or to be written to) disk
 _dirty: set[str] = set()
 _pruned = False  # the directory is pruned at most once per process
+_FLUSH_EVERY = 1.0  # seconds between two writes by flush_soon
+_last_flush = float("-inf")
 
 
 def lookup(code: types.CodeType) -> CodeShape | None:
@@ -70,8 +74,18 @@ def remember(code: types.CodeType, end_line: int, shape: CodeShape) -> None:
     _dirty.add(text_digest)
 
 
+def flush_soon() -> None:
+    """``flush`` when the last one is ``_FLUSH_EVERY`` seconds old; the rest is written by a later call or at
+    exit. Why: a file's entries are rewritten whole, so flushing after every new signature made a first run
+    over one module of N functions write N times N entries (quadratic)."""
+    if _dirty and time.monotonic() - _last_flush >= _FLUSH_EVERY:
+        flush()
+
+
 def flush() -> None:
     """Write the entries remembered since the last flush (atomically: a reader sees old or new, not half)."""
+    global _last_flush
+    _last_flush = time.monotonic()
     directory = _cache_directory() if _dirty else None
     if directory is None:
         _dirty.clear()
@@ -216,3 +230,6 @@ def _prune(directory: str) -> None:
             os.remove(path)
     except OSError:
         pass
+
+
+atexit.register(flush)  # what flush_soon left for later
