@@ -142,6 +142,36 @@ def sig_modules() -> dict[str, str]:
     return files
 
 
+def scale_modules(n: int, modules: int) -> dict[str, str]:
+    """Package ``sc<n>_<modules>``: ``n`` distinct steps spread over ``modules`` modules, each step taking
+    the previous step's value; ``main_dds.run()`` keeps every step (plain names, which dds_py's eval takes)."""
+    pkg = scale_package(n, modules)
+    per = n // modules
+    files = {f"{pkg}/__init__.py": ""}
+    for m in range(modules):
+        body = ["K = 3\n"]
+        body += [f"def step_{i}(prev):\n    return prev + K + {i}\n" for i in range(m * per, (m + 1) * per)]
+        files[f"{pkg}/m{m}.py"] = "\n\n".join(body)
+    main = ["import dds\n"]
+    for m in range(modules):
+        names = ", ".join(f"step_{i}" for i in range(m * per, (m + 1) * per))
+        main.append(f"from {pkg}.m{m} import ({names})\n")
+    main.append("\n\ndef run():\n    x = 0\n")
+    main += [f"    x = dds.keep('/s/{i}', step_{i}, x)\n" for i in range(n)]
+    main.append("    return x\n")
+    files[f"{pkg}/main_dds.py"] = "".join(main)
+    return files
+
+
+def scale_package(n: int, modules: int) -> str:
+    return f"sc{n}_{modules}"
+
+
+def scale_result(n: int) -> int:
+    """What ``run()`` of a scale package returns (plain Python)."""
+    return sum(3 + i for i in range(n))
+
+
 BIGSRC = '''
 """Holds the large frame of the store benchmark; dds rejects this module, so it is hashed by name."""
 FRAME = None
@@ -158,8 +188,11 @@ def small():
 '''
 
 
-def generate(root: str) -> None:
+def generate(root: str, scale: tuple[tuple[int, int], ...] = ()) -> None:
+    """Write the packages under ``root``; ``scale``: the (steps, modules) packages to write too."""
     files: dict[str, str] = {}
+    for n, modules in scale:
+        files.update(scale_modules(n, modules))
     files.update(warm_modules())
     files.update(pipeline_modules("pipe", 0))
     files.update(pipeline_modules("pipeu", UNUSED))

@@ -1,6 +1,6 @@
 """The dds benchmark suite (issue 6): every figure next to a baseline measured in the same run.
 
-    python bench/run.py [--quick] [--only warm,pipeline,sig,frame,hash,files,noop] [--no-peers] [--keep-tmp] [--strict]
+    python bench/run.py [--quick] [--only warm,pipeline,sig,frame,hash,files,noop,scale] [--no-peers] [--keep-tmp] [--strict]
 
 ``make bench`` (500 MB frame) and ``make bench-quick`` (50 MB, fewer repetitions) run it. The frame size
 is ``DDS_BENCH_MB``. Every measurement runs in a subprocess (``bench/worker.py``) on generated code
@@ -34,6 +34,8 @@ import peers
 
 WORKER = os.path.join(HERE, "worker.py")
 HASHING = os.path.join(HERE, "hashing.py")
+SCALE_MODULES = (1, 100)  # the steps in one module, and spread over 100 modules
+SCALE_STATES = ("first", "after first", "after touch", "steady", "eval")
 RESULTS = os.path.join(HERE, "results")
 MARK = "@@BENCH@@ "
 PIPE_RESULT = None  # the pipeline's value, the same for every library (checked)
@@ -59,7 +61,8 @@ class Suite:
         self.rows: list[Row] = []
         self.tmp = tempfile.mkdtemp(prefix="dds-bench-")
         self.src = os.path.join(self.tmp, "src")
-        gen.generate(self.src)
+        self.scale_sizes = ((100, 1000) if args.quick else (1000, 10000)) if "scale" in args.only else ()
+        gen.generate(self.src, tuple((n, m) for n in self.scale_sizes for m in SCALE_MODULES))
         self.pythons = {"dds": sys.executable}
         self.peer_status: dict[str, dict] = {}
         self.frame_peers = False
@@ -364,11 +367,79 @@ class Suite:
             self.add(Row(f"hash {size / 1e6:.0f} MB {label}", "dds", f"{speed:.1f} GB/s", f"xxh3_128 {raw:.1f} GB/s",
                          f"{speed / raw:.2f}× raw", f"≥ {target:g} GB/s" if target else "", _verdict("dds", ok),
                          raw=got))
+
     def bench_noop(self) -> None:
         frame_noop.run(self, Row)  # bench/frame_noop.py: fresh no-op over a big frame vs loading its values
 
     def bench_files(self) -> None:
         files.run(self, Row)  # bench/files.py: dds.File content digests, cold and from the stat cache
+    def bench_scale(self) -> None:
+        print(f"\n# scale (issue 17): N-step pipelines, in one module and in {SCALE_MODULES[-1]} modules; in-process "
+              "pipeline time of fresh processes, layouts interleaved, median of repeats")
+        reps = 2  # a first run at N=10,000 takes a minute or more on the 2-core machine
+        layouts = [(n, m) for n in self.scale_sizes for m in SCALE_MODULES]
+        times: dict[tuple[int, int, str], list[float]] = {}
+        failed: dict[tuple[int, int], str] = {}
+        for rep in range(reps):
+            for n, m in (layouts if rep % 2 == 0 else layouts[::-1]):
+                if (n, m) in failed:
+                    continue
+                err = self.scale_round(n, m, rep, times)
+                if err:
+                    failed[(n, m)] = err
+        big, small = max(self.scale_sizes), min(self.scale_sizes)
+        med = {k: statistics.median(v) for k, v in times.items()}
+        for n, m in layouts:
+            label = f"N={n:,}, {m} module{'s' if m > 1 else ''}"
+            if (n, m) in failed:
+                self.add(Row(f"scale {label}", "dds", "error", result=failed[(n, m)]))
+                continue
+            for state in SCALE_STATES:
+                t = med[(n, m, state)]
+                spread = times[(n, m, state)]
+                target, ok = "", None
+                if n == 10000:
+                    limit = 15.0 if state == "first" else 1.0
+                    target, ok = f"≤ {limit:g} s", t <= limit
+                self.add(Row(f"scale {label}: {'first run (compute)' if state == 'first' else 'no-op ' + state}",
+                             "dds", f"{t:.3f} s", f"range {min(spread):.3f}-{max(spread):.3f} s",
+                             f"{t / n * 1e6:.0f} µs/step", target, _verdict("dds", ok), raw={"s": spread}))
+            r = med[(n, m, "eval")] / med[(n, m, "steady")]
+            apply = n == 10000
+            self.add(Row(f"  scale {label}: eval / plain no-op", "dds", f"{r:.2f}×", "steady no-op, same run", "",
+                         "≤ 1.0×" if apply else "", _verdict("dds", r <= 1.0 if apply else None)))
+        for m in SCALE_MODULES:  # cost per step must not grow with N (nor with the module's size)
+            if (big, m) in failed or (small, m) in failed:
+                continue
+            for state in ("first", "after touch", "steady"):
+                r = (med[(big, m, state)] / big) / (med[(small, m, state)] / small)
+                self.add(Row(f"  per step N={big:,} / N={small:,}, {m} module{'s' if m > 1 else ''}, {state}", "dds",
+                             f"{r:.2f}×", "linear: 1.0×", "", "≤ 1.3×", _verdict("dds", r <= 1.3)))
+        if (big, 1) not in failed and (big, SCALE_MODULES[-1]) not in failed:
+            for state in ("after touch", "steady"):
+                r = med[(big, 1, state)] / med[(big, SCALE_MODULES[-1], state)]
+                self.add(Row(f"  one module / {SCALE_MODULES[-1]} modules, N={big:,}, {state}", "dds", f"{r:.2f}×",
+                             "same steps, smaller modules", "", "≤ 1.3×", _verdict("dds", r <= 1.3)))
+
+    def scale_round(self, n: int, m: int, rep: int, times: dict) -> str:
+        """One fresh store through every state of the pipeline; the time of each state into ``times``."""
+        pkg = gen.scale_package(n, m)
+        store = os.path.join(self.tmp, "stores", f"scale-{pkg}-{rep}")
+        want = repr(gen.scale_result(n))
+        modules = [os.path.join(self.src, pkg, f"m{i}.py") for i in range(m)]
+        for state in SCALE_STATES:
+            if state == "after touch":  # saved right before the run: the file is newer than the process
+                for path in modules:
+                    os.utime(path)
+            mode = "eval" if state == "eval" else "keep"
+            data, _, err = self.work("dds", "pipeline", "dds", store, pkg, mode, "run")
+            if data is None:
+                return err
+            if data["result"] != want:
+                return f"wrong value {data['result'][:40]} (plain Python: {want})"
+            times.setdefault((n, m, state), []).append(data["run_s"])
+        shutil.rmtree(store, ignore_errors=True)
+        return ""
 
     # ------------------------------------------------------------------ report
     def report(self, started: float) -> str:
@@ -404,7 +475,7 @@ def _verdict(lib: str, ok: bool | None) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, 50 MB frame by default")
-    parser.add_argument("--only", default="warm,pipeline,sig,frame,hash,files,noop", help="comma-separated subset")
+    parser.add_argument("--only", default="warm,pipeline,sig,frame,hash,files,noop,scale", help="comma-separated subset")
     parser.add_argument("--no-peers", action="store_true", help="measure dds only")
     parser.add_argument("--keep-tmp", action="store_true", help="keep the generated code and stores")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a dds target fails")

@@ -168,8 +168,10 @@ def _imported_module_names(module: types.ModuleType | None) -> set[str]:
 
 @functools.lru_cache(maxsize=None)
 def _distributions() -> dict[str, list[str]]:
-    try:
-        return importlib.metadata.packages_distributions()
+    try:  # the signature's cached map (a full scan costs a fresh process 0.1-1 s)
+        from .signature.modules import _distributions as cached
+
+        return cached()
     except Exception:  # noqa: BLE001 - broken metadata of one distribution must not matter
         return {}
 

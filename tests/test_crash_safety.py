@@ -40,9 +40,11 @@ from pathlib import Path
 
 FRAME, OBJ = "/crash/frame", "/crash/obj"  # big values, random kills
 SMALL_FRAME, SMALL_OBJ = "/step/frame", "/step/obj"  # small values, a kill at every step
+GROUP_OBJ = "/step/obj2"
+GROUP = (SMALL_OBJ, SMALL_FRAME, GROUP_OBJ)  # three keeps in a row: a grouped commit
 ROWS = {FRAME: 150_000, SMALL_FRAME: 50}  # 4 numeric columns: about 4.8 MB of Parquet for the big one
-ITEMS = {OBJ: 40_000, SMALL_OBJ: 10}
-PAYLOAD = {OBJ: 1 << 21, SMALL_OBJ: 64}
+ITEMS = {OBJ: 40_000, SMALL_OBJ: 10, GROUP_OBJ: 12}
+PAYLOAD = {OBJ: 1 << 21, SMALL_OBJ: 64, GROUP_OBJ: 32}
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -83,7 +85,9 @@ def _serve() -> None:
     from stdin (the writer keeps values in the local store STORE, and logs what it does in LOG):
 
     ``once GEN`` keeps the big paths with round GEN; ``write GEN`` does rounds GEN, GEN+1 ... until killed;
-    ``step PATH K GEN`` keeps PATH with round GEN and kills itself before its K-th file system operation.
+    ``step PATH K GEN`` keeps PATH with round GEN and kills itself before its K-th file system operation;
+    ``group K GEN`` does that over three keeps in a row (the second and third join a batch of the group
+    commit, ``atomic.SyncBatch``).
     """
     import numpy  # noqa: F401
     import pandas  # noqa: F401
@@ -143,6 +147,15 @@ def _writer(store_dir: str, log_file: str, command: str, args: list[str]) -> Non
             with _killed_before_operation(kill_at) as counted:
                 keep(path, gen)
             log.write(f"done {path} {gen}\n")
+            log.write(f"operations {counted[0]}\n")
+            return
+        if command == "group":
+            kill_at, gen = int(args[0]), int(args[1])
+            with _killed_before_operation(kill_at) as counted:
+                for path in GROUP:
+                    log.write(f"start {path} {gen}\n")
+                    keep(path, gen)
+                    log.write(f"done {path} {gen}\n")
             log.write(f"operations {counted[0]}\n")
             return
         gen = int(args[0])
@@ -538,3 +551,62 @@ def test_keep_repairs_a_view_left_ahead_of_its_ref(crash_site):
     assert zygote.wait() == "finished"
     with open(view, "rb") as f:
         assert pickle.load(f) == dds.load(SMALL_OBJ) == expected(SMALL_OBJ, 0)
+
+
+def test_sigkill_before_every_file_operation_of_a_grouped_commit(crash_site):
+    """Three keeps in a row: the first, after a quiet spell, is made durable file by file; the two that follow
+    join a batch synced later (one sync for the group). A kill before every operation of the whole group
+    leaves each path with its old value or its new one, and the store consistent."""
+    zygote, store, log_file = crash_site
+    stats = new_stats()
+    zygote.start("group", 0, 0)  # never killed: the older values
+    assert zygote.wait() == "finished"
+    check_store(store, log_file, stats)
+    kill_at = 0
+    while True:
+        kill_at += 1
+        assert kill_at < 1500, "a group that never ends"
+        zygote.start("group", kill_at, next_round(log_file))
+        outcome = zygote.wait()
+        check_store(store, log_file, stats)
+        if outcome == "finished":
+            break
+        stats["kills"] += 1
+    operations = int(log_file.read_text().split("operations ")[-1].split()[0])
+    assert stats["kills"] == operations == kill_at - 1
+    assert stats["new_value_committed"] > 0 and stats["left_unfinished_blob"] > 0
+    assert dds_verify_cli(store).returncode == 0
+
+
+def test_a_batched_keep_fsyncs_nothing_before_it_returns_and_the_batch_syncs_later(tmp_path):
+    """The group commit: a keep right after another defers its syncs to the batch; every value is stored."""
+    from dds.store import atomic
+
+    store = LocalStore(internal_dir=tmp_path / "store")
+    store._batch.max_delay = 3600.0  # a slow machine must not close the batch between the keeps
+    previous = dds.api._store
+    dds.api._store = store
+    fsyncs = []
+    real = os.fsync
+    os.fsync = lambda fd: (fsyncs.append(fd), real(fd))[1]
+    try:
+        first = dds.keep("/g/a", make_object, 1, 3, 8)  # after a quiet spell: synced file by file
+        synced_first = len(fsyncs)
+        values = [dds.keep(f"/g/b{i}", make_object, i, 3, 8) for i in range(5)]  # joined the batch
+        batched = len(fsyncs) - synced_first
+        assert store._batch._pending  # their files and folders wait for the batch's sync
+        store.flush()
+        assert not store._batch._pending
+    finally:
+        os.fsync = real
+        dds.api._store = previous
+    assert synced_first >= 4 and batched == 0
+    assert first == make_object(1, 3, 8) and values == [make_object(i, 3, 8) for i in range(5)]
+    assert verify(store).ok
+    each = LocalStore(internal_dir=tmp_path / "each", sync="each")
+    assert each._batch is None and isinstance(store._batch, atomic.SyncBatch)
+
+
+def test_the_sync_option_is_checked():
+    with pytest.raises(dds.StoreError, match="sync='batch'"):
+        LocalStore(internal_dir="unused", sync="never")

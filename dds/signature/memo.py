@@ -61,7 +61,7 @@ def call_signature(path: str, fn: Callable, args: tuple, kwargs: dict,
             pass
     builder = SignatureBuilder(load_sig=load_sig, content_of=content_of)
     signature = builder.call_signature(path, fn, args, kwargs)
-    shape_cache.flush()
+    shape_cache.flush_soon()
     if builder.probes.reusable:
         _entries[path] = _Entry(fn, builder)
     else:

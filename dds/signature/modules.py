@@ -87,7 +87,12 @@ def is_user_module(name: str | None) -> bool:
 
 @functools.lru_cache(maxsize=None)
 def _distributions() -> dict[str, list[str]]:
-    return importlib.metadata.packages_distributions()
+    """Top-level module -> distribution names, kept in the code cache while no distribution changes
+    (see ``dist_index``): a full scan costs a fresh process 0.1-1 s."""
+    from .dist_index import packages_distributions
+    from .shape_cache import cache_directory
+
+    return packages_distributions(cache_directory())
 
 
 @functools.lru_cache(maxsize=None)

@@ -7,8 +7,9 @@ Why it cannot go stale: an entry is filed under a digest of the source file's wh
 first line and name, the Python version, and a digest of the dds code that computes shapes. An edited file
 has another digest, so it never meets the entries of its former text. Only files whose text is known to be
 the code running are looked up or stored (``source.running_source_digest``: not changed since the process
-started, no outdated byte code), and only functions that no other def on the same line could be confused
-with (``source.node_text_digest``). An entry that cannot be read or has an unexpected form is a miss.
+started, no outdated byte code; or, for a file saved since, once the function was compiled from it and
+compared with the running code: ``source.checked_text_digest``), and only functions that no other def on
+the same line could be confused with (``source.node_text_digest``). An entry that cannot be read or has an unexpected form is a miss.
 
 Where: ``$DDS_CODE_CACHE`` (a directory; ``off`` disables the cache), else ``$XDG_CACHE_HOME/dds/code``,
 else ``~/.cache/dds/code``. Deleting it is always safe; a directory that cannot be written disables it.
@@ -16,18 +17,20 @@ else ``~/.cache/dds/code``. Deleting it is always safe; a directory that cannot 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import logging
 import os
 import sys
 import tempfile
+import time
 import types
 
 import xxhash
 
 from .normalize import CodeShape, ImportTarget
-from .source import node_text_digest, running_source_digest
+from .source import checked_text_digest, node_text_digest, running_source_digest
 
 log = logging.getLogger("dds")
 
@@ -38,12 +41,18 @@ _directory: str | None | bool = False  # False: not decided yet; None: disabled
 _files: dict[str, dict] = {}  # text digest -> its entries, as read from (or to be written to) disk
 _dirty: set[str] = set()
 _pruned = False  # the directory is pruned at most once per process
+_FLUSH_EVERY = 1.0  # seconds between two writes by flush_soon
+_last_flush = float("-inf")
 
 
 def lookup(code: types.CodeType) -> CodeShape | None:
     """The stored shape of ``code``'s function, or None."""
+    if _cache_directory() is None:
+        return None
     text_digest = running_source_digest(code.co_filename)
-    if text_digest is None or _cache_directory() is None:
+    if text_digest is None and os.path.isfile(code.co_filename):  # a file saved again just now, say:
+        text_digest = checked_text_digest(code)  # usable once its function is checked against the running code
+    if text_digest is None:
         return None
     entry = _entries(text_digest).get(_key(code))
     if entry is None:
@@ -65,8 +74,18 @@ def remember(code: types.CodeType, end_line: int, shape: CodeShape) -> None:
     _dirty.add(text_digest)
 
 
+def flush_soon() -> None:
+    """``flush`` when the last one is ``_FLUSH_EVERY`` seconds old; the rest is written by a later call or at
+    exit. Why: a file's entries are rewritten whole, so flushing after every new signature made a first run
+    over one module of N functions write N times N entries (quadratic)."""
+    if _dirty and time.monotonic() - _last_flush >= _FLUSH_EVERY:
+        flush()
+
+
 def flush() -> None:
     """Write the entries remembered since the last flush (atomically: a reader sees old or new, not half)."""
+    global _last_flush
+    _last_flush = time.monotonic()
     directory = _cache_directory() if _dirty else None
     if directory is None:
         _dirty.clear()
@@ -117,6 +136,11 @@ def _entries(text_digest: str) -> dict:
             pass
         _files[text_digest] = entries
     return entries
+
+
+def cache_directory() -> str | None:
+    """The code cache's directory for this dds and Python, or None when it is off or cannot be written."""
+    return _cache_directory()
 
 
 def _cache_directory() -> str | None:
@@ -219,3 +243,6 @@ def _prune(directory: str) -> None:
             os.remove(path)
     except OSError:
         pass
+
+
+atexit.register(flush)  # what flush_soon left for later

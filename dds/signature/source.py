@@ -56,6 +56,8 @@ class ParsedModule:
     functions: dict[tuple[int, str], list[ast.AST]] = field(default_factory=dict)
     verified: set[int] = field(default_factory=set)  # ids of code objects checked against this source
     compiled: object = None  # the module compiled from this source, when a check needed it
+    codes: dict[tuple[str, int], list[types.CodeType]] | None = None  # (name, first line) -> compiled code
+    text_digest: str | None = None  # of a real file's text (as ``running_source_digest`` computes it)
     starts: list[int] = field(default_factory=list)  # first line of each top-level statement
 
     def index(self) -> None:
@@ -126,7 +128,8 @@ def parse_file(filename: str) -> ParsedModule:
         ) from None
     # Text from linecache (a notebook cell) is checked too: its name may have been reused for other code
     # (with IPYKERNEL_CELL_NAME set, as debuggers do, every cell has the same name).
-    parsed = ParsedModule(filename, tree, newer_than_process=st is None or _may_not_be_running(filename, st))
+    parsed = ParsedModule(filename, tree, newer_than_process=st is None or _may_not_be_running(filename, st),
+                          text_digest=None if st is None else xxhash.xxh3_128_hexdigest(text.encode()))
     parsed.index()
     _parsed[filename] = (key, parsed)
     return parsed
@@ -253,6 +256,7 @@ def _find_function_node(code: types.CodeType) -> ast.AST:
         return node
     parsed = parse_file(code.co_filename)
     candidates = parsed.definitions(code.co_firstlineno, code.co_name)
+    alone = len(candidates) == 1
     if len(candidates) > 1:
         candidates = _by_column(code, candidates)
     if len(candidates) != 1:
@@ -267,7 +271,20 @@ def _find_function_node(code: types.CodeType) -> ast.AST:
         _verify_against_code(parsed, node, code)
         parsed.verified.add(id(code))
         _code_keepalive.append(code)
+    if alone and parsed.text_digest is not None:
+        # the running code is this file's (checked above when in doubt) and no other def/lambda of that
+        # name starts on that line: the text determines the node, so facts about it may be kept under it
+        _by_line_alone[id(code)] = parsed.text_digest
     return node
+
+
+def checked_text_digest(code: types.CodeType) -> str | None:
+    """Like ``running_source_digest``, for one function: the digest of its file's text when that text is
+    the code running *for this function* (checked against the running code when the file may have changed,
+    e.g. saved again while the process started) and alone determines its node; else None. Raises
+    SourceUnavailableError as ``function_node`` does."""
+    function_node(code)
+    return node_text_digest(code)
 
 
 _code_keepalive: list[types.CodeType] = []
@@ -291,7 +308,8 @@ def _by_column(code: types.CodeType, candidates: list[ast.AST]) -> list[ast.AST]
 def _verify_against_code(parsed: ParsedModule, node: ast.AST, code: types.CodeType) -> None:
     if parsed.compiled is None:  # the whole module: a statement compiled alone can compile differently
         parsed.compiled = _compile_whole(parsed, code.co_flags & _FUTURE_FLAGS)
-    twin = _find_code(parsed.compiled, code.co_name, code.co_firstlineno) if parsed.compiled else None
+        parsed.codes = _index_codes(parsed.compiled) if parsed.compiled else {}
+    twin = _twin(parsed.codes.get((code.co_name, code.co_firstlineno), []), code)
     if twin is None or not _same_code(twin, code):
         if not os.path.exists(parsed.filename):
             raise SourceUnavailableError(_reused_name(code))
@@ -324,14 +342,30 @@ def _compile_whole(parsed: ParsedModule, flags: int) -> types.CodeType | bool:
     return False
 
 
-def _find_code(code: types.CodeType, name: str, line: int) -> types.CodeType | None:
-    stack = [code]
+def _index_codes(module: types.CodeType) -> dict[tuple[str, int], list[types.CodeType]]:
+    """Every code object compiled from a module, by (name, first line): built once per compiled file, so
+    checking a step costs a lookup, not a walk of the whole module (which made N steps cost N x its size)."""
+    index: dict[tuple[str, int], list[types.CodeType]] = {}
+    stack = [module]
     while stack:
         current = stack.pop()
-        if current.co_name == name and current.co_firstlineno == line:
-            return current
+        index.setdefault((current.co_name, current.co_firstlineno), []).append(current)
         stack.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
-    return None
+    return index
+
+
+def _twin(candidates: list[types.CodeType], code: types.CodeType) -> types.CodeType | None:
+    """The compiled code standing for ``code`` among those of its name and first line. Several (lambdas on
+    one line): the one whose first instruction has the same position, so a look-alike is never taken."""
+    if len(candidates) <= 1:
+        return candidates[0] if candidates else None
+    same = [c for c in candidates if _first_position(c) == _first_position(code)]
+    return same[0] if len(same) == 1 else None
+
+
+def _first_position(code: types.CodeType) -> tuple | None:
+    positions = [p for p in code.co_positions() if p[0] is not None and p[2] is not None and (p[2], p[3]) != (0, 0)]
+    return min(positions) if positions else None
 
 
 def _same_code(a: types.CodeType, b: types.CodeType) -> bool:

@@ -7,11 +7,14 @@ with ``open``/``os.mkdir`` (not ``tempfile``, which would force mode 0600/0700),
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import sys
 import threading
 import time
 import uuid
+import weakref
 from typing import BinaryIO
 
 from .checksums import Growing
@@ -25,20 +28,25 @@ def temp_name(directory: str, hint: str = "") -> str:
     return os.path.join(directory, f".{hint}{uuid.uuid4().hex}")
 
 
-def write_bytes(path: str, data: bytes, tmp_dir: str) -> None:
-    """Replace ``path`` with ``data`` atomically and durably (temp file in ``tmp_dir``, fsync, os.replace)."""
+def write_bytes(path: str, data: bytes, tmp_dir: str, batch: SyncBatch | None = None) -> None:
+    """Replace ``path`` with ``data`` atomically (temp file in ``tmp_dir``, os.replace) and durably: at once
+    (fsync of the file, then of its folder), or with ``batch`` at the batch's next sync."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = temp_name(tmp_dir, "w-")
     try:
         with open(tmp, "xb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            if batch is None:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         remove(tmp)
         raise
-    fsync_dir(os.path.dirname(path))
+    if batch is None:
+        fsync_dir(os.path.dirname(path))
+    else:
+        batch.note(path, os.path.dirname(path))
 
 
 def fsync_dir(path: str) -> None:
@@ -53,6 +61,148 @@ def fsync_dir(path: str) -> None:
         pass
     finally:
         os.close(fd)
+
+
+class SyncBatch:
+    """Makes many small writes durable with few syncs: the group commit of the local store.
+
+    Why it is safe: a killed process loses nothing that it renamed into place, synced or not (the data is
+    in the kernel's page cache), and every rename still comes after its file is complete, so kill -9 leaves
+    the old value or the new one exactly as with an fsync per file. The sync adds durability against a
+    *machine* crash (power loss). A keep after a quiet spell (no sync for ``max_delay`` seconds) syncs
+    before it returns, so an interactive keep is durable when it returns, as with an fsync per file; keeps
+    that follow it within ``max_delay`` join a batch, synced when its oldest write is ``max_delay`` old
+    (by the next keep, or a timer when none comes), after ``max_writes`` writes, and at process exit. A
+    machine crash before that can lose the batch's writes, or leave a metadata or ref file whose data did
+    not reach the disk: checksums (blobs) and format checks (metadata, refs) find that on load, which
+    raises DamagedDataError or, with ``on_damage="recompute"``, computes again; never a wrong value.
+
+    A small batch is synced file by file (``fsync``: bounded by our own writes); a big one with one
+    ``syncfs`` of the store's file system where there is one (Linux), else file by file too.
+    """
+
+    def __init__(self, root: str, max_delay: float = 1.0, max_writes: int = 2000) -> None:
+        self.root = root
+        self.max_delay = max_delay
+        self.max_writes = max_writes
+        self._pending: dict[str, None] = {}
+        self._since: float | None = None
+        self._last_sync = float("-inf")
+        self._writes = 0
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None  # syncs a batch that no later write comes to close
+        _batches[self] = None
+
+    def note(self, *paths: str, tree: bool = False) -> None:
+        """Files or folders whose content (or entries) changed and must reach the disk; ``tree``: every file
+        and folder below them too (a blob folder just renamed into place)."""
+        with self._lock:
+            for p in paths:
+                self._pending[p] = self._pending.get(p, False) or tree
+            self._writes += 1
+            if self._since is None:
+                self._since = time.monotonic()
+            if self._timer is None:
+                self._timer = threading.Timer(self.max_delay, self._on_time)
+                self._timer.daemon = True
+                self._timer.name = "dds-sync"
+                self._timer.start()
+
+    def _on_time(self) -> None:
+        try:
+            self.sync()
+        except OSError:
+            pass  # the next keep's sync, or the one at exit, tries again
+
+    def quiet(self) -> bool:
+        """Nothing pending and no sync for ``max_delay`` seconds: a write now starts no batch of others."""
+        return self._since is None and time.monotonic() - self._last_sync >= self.max_delay
+
+    def synced(self) -> None:
+        """A write was made durable by its writer (file by file): the quiet spell ends now."""
+        self._last_sync = time.monotonic()
+
+    def maybe_sync(self) -> None:
+        """Sync when the batch is due (old or big enough)."""
+        since = self._since
+        if since is None:
+            return
+        if self._writes >= self.max_writes or time.monotonic() - since >= self.max_delay:
+            self.sync()
+
+    def sync(self) -> None:
+        """Make every noted write durable now."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            self._since, self._writes = None, 0
+            timer, self._timer = self._timer, None
+            self._last_sync = time.monotonic()
+        if timer is not None and timer is not threading.current_thread():
+            timer.cancel()
+        if not pending:
+            return
+        try:
+            if len(pending) > _FILE_BY_FILE and _syncfs(self.root):
+                return
+            for p, tree in pending.items():
+                if tree:
+                    fsync_tree(p)
+                elif os.path.isdir(p):
+                    fsync_dir(p)
+                else:
+                    _flush(p, fsync=True)
+        except BaseException:
+            with self._lock:  # not durable yet: the next sync tries again
+                for p, tree in pending.items():
+                    self._pending[p] = self._pending.get(p, False) or tree
+                if self._since is None:
+                    self._since = time.monotonic()
+            raise
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()  # another thread may have held it at the fork
+        self._timer = None  # its thread did not survive the fork
+
+
+def _syncfs(path: str) -> bool:
+    """``syncfs(2)`` of the file system holding ``path`` (Linux); False where it is not available."""
+    global _libc_syncfs
+    if _libc_syncfs is None:
+        _libc_syncfs = False
+        if sys.platform.startswith("linux"):
+            try:
+                import ctypes
+
+                _libc_syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+            except (OSError, AttributeError):
+                pass
+    if _libc_syncfs is False:
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        return _libc_syncfs(fd) == 0
+    finally:
+        os.close(fd)
+
+
+_libc_syncfs = None
+_FILE_BY_FILE = 32  # up to this many noted files and folders, fsync each (no waiting for others' writes)
+_batches: weakref.WeakKeyDictionary[SyncBatch, None] = weakref.WeakKeyDictionary()
+
+
+def sync_all() -> None:
+    """Sync every batch of this process (at exit, and for callers that need durability now)."""
+    for batch in list(_batches):
+        try:
+            batch.sync()
+        except OSError:
+            pass
+
+
+atexit.register(sync_all)
 
 
 def fsync_tree(path: str) -> None:
@@ -150,13 +300,13 @@ class Follower:
                 self.checksums[rel] = growing.entry()
 
 
-def _flush(path: str) -> None:
+def _flush(path: str, fsync: bool = False) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:  # renamed or removed by the writer meanwhile
         return
     try:
-        _fdatasync(fd)
+        (os.fsync if fsync else _fdatasync)(fd)
     finally:
         os.close(fd)
 
@@ -200,6 +350,8 @@ _flusher = _Flusher()
 def _new_flusher_after_fork() -> None:
     global _flusher
     _flusher = _Flusher(_flusher.interval)  # the thread did not survive the fork, and its lock may be held
+    for batch in list(_batches):
+        batch._after_fork()
 
 
 if hasattr(os, "register_at_fork"):

@@ -1,7 +1,8 @@
 """The ``local`` store: a directory on the OS file system (default ``./.dds``).
 
 Same logic as every store (``FsStore``); what is specific here is durability and atomicity with plain OS
-calls (``os.rename``/``os.replace`` inside one file system, fsync before a rename becomes visible), and
+calls (``os.rename``/``os.replace`` inside one file system, a file complete before its rename; durable by an fsync
+per file or, by default, one sync per batch of writes: ``atomic.SyncBatch``), and
 the view for people: ``data_dir/<path>`` is a symlink to the blob's file, or a copy where symlinks are
 impossible, swapped in atomically.
 """
@@ -24,16 +25,27 @@ from .fs_store import FsStore, _check_sig
 class LocalStore(FsStore):
     kind = "local"
 
-    def __init__(self, internal_dir: str | os.PathLike | None = None, data_dir: str | os.PathLike | None = None):
+    def __init__(self, internal_dir: str | os.PathLike | None = None, data_dir: str | os.PathLike | None = None,
+                 sync: str = "batch"):
+        """``sync``: ``"batch"`` (default): a keep after a quiet second is synced file by file before it
+        returns, the keeps that follow within that second are synced together (``atomic.SyncBatch``: a
+        second later, and at exit); ``"each"`` fsyncs every file and folder before every keep returns.
+        Both leave the old value or the new one after a kill."""
         from fsspec.implementations.local import LocalFileSystem
 
         root = os.path.abspath(os.path.expanduser(os.fspath(internal_dir or os.path.join(".", ".dds"))))
+        if sync not in ("batch", "each"):
+            raise StoreError(f"The local store at {root}: sync is 'batch' or 'each', not {sync!r}. "
+                             f"Fix: dds.set_store('local', internal_dir={root!r}, sync='batch').")
         super().__init__(LocalFileSystem(), root)
         self.data_root = (
             os.path.abspath(os.path.expanduser(os.fspath(data_dir))) if data_dir else os.path.join(root, "data")
         )
         self._ref_file_of: dict[str, str] = {}  # store path -> its ref file
         self._refs_read: dict[str, tuple[tuple[int, int, int, int], str | None]] = {}  # ref file -> (stat, sig)
+        self.sync_mode = sync
+        self._batch = atomic.SyncBatch(root) if sync == "batch" else None
+        self._now = self._batch is None  # the current keep syncs each file itself (see write)
 
     def describe(self) -> str:
         return f"local store at {self.root}"
@@ -55,6 +67,45 @@ class LocalStore(FsStore):
         sig = super().get_ref(path)
         self._refs_read[where] = (stamp, sig)
         return sig
+
+    def write(self, sig: str, value: Any, meta: dict) -> dict:
+        # after a quiet spell, this keep (its blob, metadata and then its ref) is made durable file by file
+        # before it returns, exactly as with sync="each"; keeps that follow it soon after join a batch
+        self._now = self._batch is None or self._batch.quiet()
+        try:
+            return super().write(sig, value, meta)
+        finally:
+            self._maybe_sync()
+
+    def set_ref(self, path: str, sig: str) -> None:
+        try:
+            super().set_ref(path, sig)
+        finally:
+            if self._now and self._batch is not None:
+                self._batch.synced()
+            self._now = self._batch is None
+            self._maybe_sync()
+
+    def flush(self) -> None:
+        """Make every write of this store durable now (with ``sync="batch"``, else they already are)."""
+        if self._batch is not None:
+            self._batch.sync()
+
+    def _maybe_sync(self) -> None:
+        if self._batch is not None and not self._now:
+            self._batch.maybe_sync()
+
+    def _batched(self) -> atomic.SyncBatch | None:
+        """The batch a write joins; None: make it durable now."""
+        return None if self._now else self._batch
+
+    def _durable_dir(self, directory: str) -> None:
+        """A rename in ``directory`` must reach the disk: now, or with the batch."""
+        batch = self._batched()
+        if batch is None:
+            atomic.fsync_dir(directory)
+        else:
+            batch.note(directory)
 
     def lock(self, sig: str) -> Any:
         """An OS file lock per signature (``filelock``): released by the OS if the holder is killed."""
@@ -78,7 +129,8 @@ class LocalStore(FsStore):
         atomic.remove(path)
 
     def _sync_tree(self, path: str) -> None:
-        atomic.fsync_tree(path)
+        if self._batched() is None:  # else the tree is noted where it lands (_move_dir, _swap_dir)
+            atomic.fsync_tree(path)
 
     def _follow(self, staging: str, appends_only: bool) -> atomic.Follower:
         return atomic.Follower(staging, checksums.DEFAULT if appends_only else None)
@@ -92,19 +144,23 @@ class LocalStore(FsStore):
             if os.path.exists(dst):
                 return False
             raise
-        atomic.fsync_dir(parent)
+        if self._batched() is not None:
+            self._batched().note(dst, tree=True)
+        self._durable_dir(parent)
         return True
 
     def _swap_dir(self, src: str, dst: str) -> None:
         aside = atomic.temp_name(self._at("tmp"), "old-")
         os.rename(dst, aside)
         os.rename(src, dst)
-        atomic.fsync_dir(os.path.dirname(dst))
+        if self._batched() is not None:
+            self._batched().note(dst, tree=True)
+        self._durable_dir(os.path.dirname(dst))
         atomic.remove(aside)
 
     def _write_small(self, path: str, data: bytes) -> None:
         _check_inside(self.root, path)
-        atomic.write_bytes(path, data, self._at("tmp"))
+        atomic.write_bytes(path, data, self._at("tmp"), self._batched())
 
     def _read_small(self, path: str) -> bytes | None:
         try:  # plain os I/O: refs and metadata are read on every keep, fsspec's wrapping costs more
@@ -179,7 +235,7 @@ class LocalStore(FsStore):
         except BaseException:
             atomic.remove(tmp)
             raise
-        atomic.fsync_dir(parent)
+        self._durable_dir(parent)
 
     def _temp_near(self, directory: str) -> str:
         """A temporary name from which ``os.replace`` into ``directory`` is atomic (same file system)."""
