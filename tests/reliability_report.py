@@ -300,6 +300,13 @@ def security_section(sec: dict, errors: dict) -> list[str]:
         "  the formats safe mode stores (Parquet and Delta, `.npy` without Python objects, text, bytes, and user",
         "  codecs whose class sets `safe = True`); reading a pickle already in the store is refused before the",
         "  file is opened.",
+        '- **Signed values, for stores a team shares.** With `dds.set_option("signing_key", key)` (or',
+        "  `DDS_SIGNING_KEY`) every value's metadata and checksums carry an HMAC-SHA256; a reader with the key refuses",
+        '  an unsigned value or one signed with another key before reading a byte of it (`UntrustedValueError`',
+        '  naming the path and the writer its run info records), so a pickle planted in a shared bucket never runs',
+        '  (`tests/test_team_signing.py`). Threat model: whoever can write to the bucket but does not hold the key',
+        '  cannot make a keyed reader load anything; whoever holds the key is trusted; refs are not signed, so',
+        '  `dds.load(path)` can be pointed at another genuinely signed value. Details in docs/stores.md.',
         "",
     ]
     for what, outcome in sec.items():
