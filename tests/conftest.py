@@ -27,3 +27,17 @@ def s3():
 
     with s3_server() as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def spark():
+    """A real local Spark (``local[2]``), one per test module that asks for it; stopped after the module."""
+    pytest.importorskip("pyspark", reason="the Spark tests need pyspark (pip install 'dds[dev]')")
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2]").appName("dds-tests")
+               .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
+               .config("spark.driver.memory", "1g").getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

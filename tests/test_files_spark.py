@@ -23,18 +23,6 @@ from dds.signature.spark_values import spark_frame_identity  # noqa: E402
 dds.reject_module("_tracking")
 
 
-@pytest.fixture(scope="module")
-def spark():
-    from pyspark.sql import SparkSession
-
-    session = (SparkSession.builder.master("local[2]").appName("dds-file-tests")
-               .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
-               .config("spark.driver.memory", "1g").getOrCreate())
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
-
-
 @pytest.fixture
 def store(tmp_path, monkeypatch):
     CALLS.clear()

@@ -107,16 +107,29 @@ def runs(module) -> dict:
 
 
 @pytest.fixture()
-def mod(tmp_path, monkeypatch):
-    name = f"bookkeeping_{uuid.uuid4().hex[:8]}"
-    (tmp_path / f"{name}.py").write_text(textwrap.dedent(SOURCE), encoding="utf-8")
+def module_of(tmp_path, monkeypatch):
+    """Write a source text to a new module file and import it (dds reads the source from the file)."""
+    names = []
+
+    def write_and_import(source: str):
+        name = f"case_{uuid.uuid4().hex[:8]}"
+        (tmp_path / f"{name}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+        names.append(name)
+        return importlib.import_module(name)
+
     monkeypatch.syspath_prepend(str(tmp_path))
+    yield write_and_import
+    for name in names:
+        sys.modules.pop(name, None)
+
+
+@pytest.fixture()
+def mod(module_of):
     dds.set_store("memory")
-    module = importlib.import_module(name)
+    module = module_of(SOURCE)
     yield module
     module.HANDLE.close()
     ignored.forget()
-    sys.modules.pop(name, None)
 
 
 def test_warm_calls_of_a_bookkeeping_step_load(mod):
@@ -255,20 +268,14 @@ def _deps(fn, path="/x"):
     return {dep[0]: dep[3] for unit in tree["units"].values() for dep in unit["deps"]}
 
 
-def test_which_method_calls_count_as_writes(tmp_path, monkeypatch):
-    name = f"writes_{uuid.uuid4().hex[:8]}"
-    (tmp_path / f"{name}.py").write_text(textwrap.dedent(WRITES), encoding="utf-8")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    module = importlib.import_module(name)
-    try:
-        assert not _deps(module.removes)["LIST"]  # `1 in LIST` reads it
-        assert "written only" not in str(_deps(module.pops)["LIST.pop"])  # pop raises on an empty list
-        deps = _deps(module.deque_and_odd)
-        assert deps["DQ.appendleft"] == "<written only: deque>"
-        assert "written only" not in str(deps["ODD.add"])  # Odd.add reads len(self.items)
-        assert set(_deps(module.deque_only).values()) >= {"<written only: deque>"}
-    finally:
-        sys.modules.pop(name, None)
+def test_which_method_calls_count_as_writes(module_of):
+    module = module_of(WRITES)
+    assert not _deps(module.removes)["LIST"]  # `1 in LIST` reads it
+    assert "written only" not in str(_deps(module.pops)["LIST.pop"])  # pop raises on an empty list
+    deps = _deps(module.deque_and_odd)
+    assert deps["DQ.appendleft"] == "<written only: deque>"
+    assert "written only" not in str(deps["ODD.add"])  # Odd.add reads len(self.items)
+    assert set(_deps(module.deque_only).values()) >= {"<written only: deque>"}
 
 
 HOOKS = """
@@ -342,18 +349,12 @@ HOOKS = """
 """
 
 
-def test_writes_through_user_hooks_or_properties_stay_inputs(tmp_path, monkeypatch):
-    name = f"hooks_{uuid.uuid4().hex[:8]}"
-    (tmp_path / f"{name}.py").write_text(textwrap.dedent(HOOKS), encoding="utf-8")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    module = importlib.import_module(name)
-    try:
-        assert "written only" not in str(_deps(module.writes_guarded)["GUARDED"])
-        assert "written only" not in str(_deps(module.writes_property)["PROP.level"])
-        deps = _deps(module.writes_plain)
-        assert deps["PLAIN.level"] == deps["PLAIN.seen"] == "<written only: Plain>"
-        deps = _deps(module.through_bound_methods)
-        assert deps["add_line"] == "<written only: Log.add>" and deps["trace"] == "<written only: list.append>"
-        assert "written only" not in str(_deps(module.reads_through_bound_method)["trace"])
-    finally:
-        sys.modules.pop(name, None)
+def test_writes_through_user_hooks_or_properties_stay_inputs(module_of):
+    module = module_of(HOOKS)
+    assert "written only" not in str(_deps(module.writes_guarded)["GUARDED"])
+    assert "written only" not in str(_deps(module.writes_property)["PROP.level"])
+    deps = _deps(module.writes_plain)
+    assert deps["PLAIN.level"] == deps["PLAIN.seen"] == "<written only: Plain>"
+    deps = _deps(module.through_bound_methods)
+    assert deps["add_line"] == "<written only: Log.add>" and deps["trace"] == "<written only: list.append>"
+    assert "written only" not in str(_deps(module.reads_through_bound_method)["trace"])
