@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import SignatureError, SourceUnavailableError, UnhashableValueError
-from . import shape_cache
+from . import ignored, shape_cache
 from .digest import digest
 from .identity import module_identity
 from .modules import is_user_module, library_version
@@ -32,10 +32,10 @@ from .probes import Probes, identity_suffices, known_plain_token, remember_plain
 from .source import class_node, function_node, parse_file
 from .values import ValueHasher, preview
 from .writes import only_writes
-from . import ignored
 
 #: Bump when the signature scheme changes, so old stored values are not mistaken for new ones.
-#: 2: state the code only writes contributes its type, not its content; any picklable object is hashed.
+#: 2: state the code only writes contributes its type; any object is hashed by its pickled state; arrays,
+#: frames and tables over their buffers; ``dds.load`` by the stored content; code named by its file.
 SCHEME = "dds-signature-2"
 
 
@@ -385,7 +385,6 @@ class SignatureBuilder:
                 self._produced.add(path)
                 unit.deps.append([f"keep({path})", digest("keep", path), [], None])
 
-
     def _written_only(self, unit: Unit, label: str, value: Any, tail: tuple[str, ...], kinds: tuple[str, ...],
                       qualified: str | None) -> bool:
         """Record a dep on state the code only writes (its type, not its content), if it is such state."""
@@ -395,11 +394,10 @@ class SignatureBuilder:
             return False  # an ignored value is recorded as such by _dep
         self._reading = label
         self._dep_refs = []
-        if isinstance(value, types.MethodType) and not tail:  # log = LOGGER.log: the method's code, its receiver's type
-            token = digest("written-only-method", self._token(value.__func__), self._token(type(value.__self__)))
-            what = f"{type(value.__self__).__qualname__}.{value.__name__}"
-        elif isinstance(value, types.BuiltinMethodType) and not tail:  # log = RAN.append
-            token = digest("written-only-method", value.__name__, self._token(type(value.__self__)))
+        if not tail and isinstance(value, (types.MethodType, types.BuiltinMethodType)):
+            # log = LOGGER.log / log = RAN.append, called by name: the method (its code) and its receiver's type
+            method = self._token(value.__func__) if isinstance(value, types.MethodType) else value.__name__
+            token = digest("written-only-method", method, self._token(type(value.__self__)))
             what = f"{type(value.__self__).__qualname__}.{value.__name__}"
         else:
             token = digest("written-only", self._token(type(value)))
