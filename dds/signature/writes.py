@@ -64,6 +64,9 @@ def only_writes(target: Any, tail: tuple[str, ...], kinds: tuple[str, ...], shap
                 receiver = bound_receiver(target)
                 if receiver is _NOTHING or not _method_only_writes(receiver, target.__name__, shape_of, is_user, depth):
                     return False
+                if isinstance(target, types.MethodType) and getattr(type(receiver), target.__name__, None) \
+                        is not target.__func__:
+                    return False  # bound by hand to another class's function: the check above saw another one
                 continue
             owner = _walk(target, tail[:-1])
             if owner is _NOTHING or not _method_only_writes(owner, tail[-1], shape_of, is_user, depth):
