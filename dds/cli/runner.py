@@ -281,11 +281,11 @@ def _root_cause(exc: BaseException) -> BaseException:
 
 
 def _format(exc: BaseException) -> str:
-    """The traceback from the first frame outside dds: the user's code is what the reader needs."""
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None and _in_dds(tb.tb_frame.f_code.co_filename):
-        tb = tb.tb_next
-    return "".join(traceback.format_exception(type(exc), exc, tb))
+    """The traceback without dds's own frames: the user's exception passes through ``keep`` on its way out
+    (pipeline -> keep -> step), and the user's code is what the reader needs. Notes are kept."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not _in_dds(f.filename)]
+    head = ["Traceback (most recent call last):\n"] if frames else []
+    return "".join(head + traceback.format_list(frames) + traceback.format_exception_only(type(exc), exc))
 
 
 def _in_dds(filename: str) -> bool:
