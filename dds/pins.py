@@ -9,6 +9,7 @@ sees them.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from .errors import NotFoundError
 from .paths import validate_path
@@ -18,16 +19,18 @@ def pin(path: str | os.PathLike[str]) -> str:
     """Pin the value ``path`` holds now; returns its signature. It stays pinned when the path moves on."""
     from .api import get_store
 
-    path = validate_path(path)
-    store = get_store()
+    return pin_in(get_store(), validate_path(path))[0]
+
+
+def pin_in(store: Any, path: str) -> tuple[str, bool]:
+    """Pin what ``path`` holds in ``store``: (its signature, whether it was not pinned already)."""
     sig = store.get_ref(path)
     if sig is None:
         raise NotFoundError(
             f"dds.pin({path!r}): nothing is stored at {path} in the {store.describe()}, so there is nothing to "
             f"pin. Fix: run the step that keeps {path} first."
         )
-    store.pin(path, sig)
-    return sig
+    return sig, store.pin(path, sig)
 
 
 def unpin(path: str | os.PathLike[str]) -> list[str]:

@@ -16,9 +16,8 @@ def pin_command(ctx: click.Context, paths: tuple[str, ...]) -> None:
 
     Example: dds pin /models/churn   (then dds gc never deletes that model, even after /models/churn moves on)
     """
-    from ..errors import NotFoundError
-    from ..paths import validate_path
-    from . import _store
+    from ..pins import pin_in
+    from . import _path, _store
 
     store = _store(ctx)
     if not paths:
@@ -29,11 +28,9 @@ def pin_command(ctx: click.Context, paths: tuple[str, ...]) -> None:
             click.echo("no pins in the " + store.describe())
         return
     for raw in paths:
-        path = validate_path(raw if raw.startswith("/") else "/" + raw)
-        sig = store.get_ref(path)
-        if sig is None:
-            raise NotFoundError(f"Nothing is stored at {path} in the {store.describe()}: nothing to pin.")
-        click.echo(f"{'pinned' if store.pin(path, sig) else 'already pinned'}\t{path}\t{sig[:10]}")
+        path = _path(raw)
+        sig, new = pin_in(store, path)
+        click.echo(f"{'pinned' if new else 'already pinned'}\t{path}\t{sig[:10]}")
 
 
 @click.command("unpin")
@@ -45,12 +42,11 @@ def unpin_command(ctx: click.Context, paths: tuple[str, ...]) -> None:
 
     Example: dds unpin /models/churn
     """
-    from ..paths import validate_path
-    from . import _store
+    from . import _path, _store
 
     store = _store(ctx)
     for raw in paths:
-        path = validate_path(raw if raw.startswith("/") else "/" + raw)
+        path = _path(raw)
         removed = store.unpin(path)
         click.echo(f"{'unpinned' if removed else 'was not pinned'}\t{path}" +
                    (f"\t{', '.join(s[:10] for s in removed)}" if removed else ""))
