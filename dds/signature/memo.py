@@ -123,7 +123,8 @@ def warn_if_run_changed_inputs(path: str, function: str,
                                quiet: Callable[[Any], bool] = lambda value: False) -> list[Any]:
     """Called right after ``function`` ran for ``path``: the globals its signature read that the run itself
     changed (so the next call would compute again), each logged once with the fix, except values ``quiet``
-    says the caller reports itself. Returns the names of rebound globals and the changed values."""
+    says the caller reports itself. Returns the values that changed in place (a rebound global is only
+    logged)."""
     entry = _entries.get(path)
     if entry is None:
         return []
@@ -153,7 +154,7 @@ def warn_if_run_changed_inputs(path: str, function: str,
                 "dds: computing %s, %s changed %s, which its signature reads: the next call will compute it "
                 "again. If %s is bookkeeping whose value never changes what is returned, exclude it: "
                 "dds.ignore(%r)", path, function, name, name, name)
-    return names + values
+    return values
 
 
 def _same_class_attributes(cls: type, attributes: list[tuple[str, Any]]) -> bool:
