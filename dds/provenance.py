@@ -23,6 +23,9 @@ def remember(path: str, value: Any) -> None:
     """``value`` is what ``keep`` returned for ``path``."""
     if isinstance(value, _SCALARS):
         return
+    known = _by_id.get(id(value))
+    if known is not None and known[1] == path and known[0]() is value:
+        return  # a warm keep handing out the value it handed out last time: already remembered
     try:
         ref: Any = weakref.ref(value)
     except TypeError:
