@@ -50,6 +50,7 @@ def register_hasher(type_or_name: type | str, fn: Callable[[Any], Any]) -> None:
     The type's qualified name is part of the digest, so two types with equal payloads never collide.
     """
     _HASHERS[type_or_name] = fn
+    _hasher_of_type.clear()
     invalidate_all()
 
 
@@ -57,12 +58,23 @@ def _type_name(tp: type) -> str:
     return f"{tp.__module__}.{tp.__qualname__}"
 
 
+_hasher_of_type: dict[type, Callable[[Any], Any] | None] = {}  # the MRO walk below, once per type
+
+
 def _registered_hasher(tp: type) -> Callable[[Any], Any] | None:
+    try:
+        return _hasher_of_type[tp]
+    except KeyError:
+        pass
+    found = None
     for klass in tp.__mro__:
-        fn = _HASHERS.get(klass) or _HASHERS.get(_type_name(klass))
-        if fn is not None:
-            return fn
-    return None
+        found = _HASHERS.get(klass) or _HASHERS.get(_type_name(klass))
+        if found is not None:
+            break
+    if len(_hasher_of_type) >= 4096:  # classes made in a loop must not grow it without bound
+        _hasher_of_type.clear()
+    _hasher_of_type[tp] = found
+    return found
 
 
 def _float_text(x: float) -> str:
