@@ -11,48 +11,27 @@ import functools
 import logging
 import os
 import time
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from . import failures, options, overlaps, provenance, value_memo
+from .step import failures, overlaps, provenance, value_memo
+from . import options, session
 from .codecs import codec_named
 from .errors import ArgumentError, DamagedDataError, DDSError, NotFoundError
 from .paths import validate_path
-from .runinfo import RESERVED, run_info, user_run_info
-from .signature import CallSignature, call_signature, warn_if_run_changed_inputs
-from .store import create_store
+from .step.runinfo import RESERVED, run_info, user_run_info
+from .signature import call_signature, warn_if_run_changed_inputs
+from .signature.identity import function_name
+from .store.open import open_store
+from .store.registry import create_store
 from .inputs import File, during_run
 from .store.content import content_digest
 from .store.base import Store
 
+if TYPE_CHECKING:  # the annotation of promote
+    from .store.promote import Promoted
+
 log = logging.getLogger("dds")
 T = TypeVar("T")
-
-_store: Store | None = None
-
-
-class Decision:
-    """What keep (or a plan) decided for a path: what `why` explains."""
-
-    def __init__(self, old_sig: str | None, new_sig: str | None, tree: dict | CallSignature | None,
-                 note: str = ""):
-        self.old_sig = old_sig  # what the path pointed to before
-        self.new_sig = new_sig  # the current signature (None: arguments only known at run time)
-        self._tree = tree  # built on demand: most decisions are never explained
-        self.note = note  # e.g. "upstream /a will run"
-
-    @property
-    def tree(self) -> dict | None:
-        """The current signature tree (for new_sig None: the function's part only)."""
-        if isinstance(self._tree, CallSignature):
-            self._tree = self._tree.tree
-        return self._tree
-
-
-decisions: dict[str, Decision] = {}
-#: callbacks told of every keep as ``(path, event, signature)``; event is "loaded", "started" (the function
-#: is about to run), then "ran" or "failed". Used by eval, ``dds run`` and ``dds status``.
-observers: list[Callable[[str, str, str], None]] = []
-
 
 def set_store(kind: str | Store = "local", internal_dir: str | os.PathLike | None = None,
               data_dir: str | os.PathLike | None = None, dbutils: Any = None, commit_type: str | None = None,
@@ -69,7 +48,6 @@ def set_store(kind: str | Store = "local", internal_dir: str | os.PathLike | Non
     the dbfs store copies each value into ``data_dir``. ``dbutils`` is accepted and not needed: the dbfs store
     works through the ``/dbfs`` mount.
     """
-    global _store
     _check_commit_type(kind, commit_type)
     value_memo.bound(cache_objects)  # before the store: a bad value changes nothing
     if isinstance(kind, Store):
@@ -78,16 +56,14 @@ def set_store(kind: str | Store = "local", internal_dir: str | os.PathLike | Non
                 f"dds.set_store({kind.describe()}, ...) got a store object and store options; the object is "
                 "already configured. Fix: dds.set_store(my_store) alone."
             )
-        _store = kind
-        return _store
+        return session.use_store(kind)
     if internal_dir is not None:
         store_options["internal_dir"] = os.fspath(internal_dir)
     if data_dir is not None:
         store_options["data_dir"] = os.fspath(data_dir)
     if kind == "dbfs" and str(commit_type or "full").lower() == "links_only":
         store_options.pop("data_dir", None)  # the refs in internal_dir are the links; no copy in data_dir
-    _store = create_store(kind, **store_options)
-    return _store
+    return session.use_store(create_store(kind, **store_options))
 
 
 _COMMIT_TYPES = ("full", "links_only", "none")
@@ -119,14 +95,8 @@ def _check_commit_type(kind: object, commit_type: str | None) -> None:
 
 
 def get_store() -> Store:
-    """The current store (created from the environment on first use)."""
-    if _store is None:
-        kind = os.environ.get("DDS_STORE", "local")
-        location = os.environ.get("DDS_DIR")  # a directory, or for "fsspec" a URL such as s3://bucket/dds
-        if kind == "memory" or location is None:
-            return set_store(kind)
-        return set_store(kind, url=location) if kind == "fsspec" else set_store(kind, internal_dir=location)
-    return _store
+    """The current store (opened from ``DDS_STORE``/``DDS_DIR`` on first use, see :mod:`dds.store.open`)."""
+    return session.current_store()
 
 
 def keep(path: str | os.PathLike[str], fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -149,12 +119,12 @@ def keep(path: str | os.PathLike[str], fn: Callable[..., T], *args: Any, **kwarg
         signature = call_signature(path, fn, args, kwargs, load_sig=store.get_ref,
                                    content_of=functools.partial(content_digest, store))
     except DDSError as exc:
-        raise _without_dds_frames(exc) from exc.__cause__
+        raise failures.without_dds_frames(exc) from exc.__cause__
     sig = signature.sig
     if options.get_option("extra_debug"):
         log.debug("signature tree of %s: %s", path, signature.tree)
     ref = _current_ref(store, path)
-    decisions[path] = Decision(ref, sig, signature)
+    session.decisions[path] = session.Decision(ref, sig, signature)
     if ref is None:  # a new path: refuse one overlapping another before fn runs (a warm keep never gets here)
         overlaps.check_new_path(store, path, function_name(fn))
     if ref == sig:  # the path already points at this value: one this process holds needs no store read
@@ -162,7 +132,7 @@ def keep(path: str | os.PathLike[str], fn: Callable[..., T], *args: Any, **kwarg
         if held:
             log.info("dds: loaded   %s (%s) [%s]", path, _LazyName(fn), sig[:10])
             provenance.remember(path, value)
-            _notify(path, "loaded", sig)
+            session.notify(path, "loaded", sig)
             return value
     name = function_name(fn)
     found, value = _load_stored(store, path, name, sig, ref)
@@ -173,15 +143,6 @@ def keep(path: str | os.PathLike[str], fn: Callable[..., T], *args: Any, **kwarg
         if found:
             return value
         return _compute(store, path, name, sig, signature.tree, fn, args, kwargs)
-
-
-def _without_dds_frames(exc: DDSError) -> DDSError:
-    """A signature error raised deep in dds's own code, shown from the user's ``keep`` line: the message names
-    the path, the function and the fix; frames inside dds/signature/ would only bury it.
-    ``dds.set_option("extra_debug", True)`` keeps them, for reports about dds itself."""
-    if not options.get_option("extra_debug"):
-        exc.__traceback__ = None
-    return exc
 
 
 def _current_ref(store: Store, path: str) -> str | None:
@@ -221,7 +182,7 @@ def _load_stored(store: Store, path: str, name: str, sig: str, ref: str | None) 
     log.info("dds: loaded   %s (%s) [%s]", path, name, sig[:10])
     value_memo.remember(store, sig, value)
     provenance.remember(path, value)
-    _notify(path, "loaded", sig)
+    session.notify(path, "loaded", sig)
     return True, value
 
 
@@ -229,7 +190,7 @@ def _compute(store: Store, path: str, name: str, sig: str, tree: dict, fn: Calla
              kwargs: dict) -> Any:
     """Run ``fn``, store its value as blob ``sig`` and point ``path`` at it."""
     extra_run_info = user_run_info(path, reserved=RESERVED)  # before fn runs: its failure loses no work
-    _notify(path, "started", sig)
+    session.notify(path, "started", sig)
     started = time.time()
     t0 = time.perf_counter()
     watched = during_run.watch(during_run.files_among((*args, *kwargs.values())))
@@ -237,7 +198,7 @@ def _compute(store: Store, path: str, name: str, sig: str, tree: dict, fn: Calla
         with overlaps.running(path):
             value = fn(*args, **kwargs)
     except Exception as exc:  # the user's own exception propagates as itself, noted with the path
-        _notify(path, "failed", sig)
+        session.notify(path, "failed", sig)
         failures.annotate(exc, path, name, had_value=_holds_value(store, path))
         raise
     duration = time.perf_counter() - t0
@@ -247,7 +208,7 @@ def _compute(store: Store, path: str, name: str, sig: str, tree: dict, fn: Calla
         log.warning("dds: %s changed while %s computed %s: the value is returned but not stored (it may mix old "
                     "and new content); %s still holds its previous value, if any. Run again once the file is "
                     "complete.", ", ".join(sorted({str(f) for f in moved})), name, path, path)
-        _notify(path, "ran", sig)
+        session.notify(path, "ran", sig)
         return value
     record = {
         "path": path,
@@ -265,7 +226,7 @@ def _compute(store: Store, path: str, name: str, sig: str, tree: dict, fn: Calla
     log.info("dds: computed %s (%s) in %.3fs [%s]", path, name, duration, sig[:10])
     value_memo.remember(store, sig, value)
     provenance.remember(path, value)
-    _notify(path, "ran", sig)
+    session.notify(path, "ran", sig)
     return value
 
 
@@ -281,22 +242,17 @@ def _holds_value(store: Store, path: str) -> bool | None:
         return None
 
 
-def _notify(path: str, what: str, sig: str) -> None:
-    for observer in list(observers):
-        observer(path, what, sig)
-
-
 def why(path: str | os.PathLike[str]) -> str:
     """Explain in words why ``path`` was (or will be) recomputed: which dependency changed, and how.
 
     Uses the latest decision made in this process (by ``keep``, or by ``eval(..., dds_dont_eval=True)``);
     otherwise compares the value stored at ``path`` with the one stored before it.
     """
-    from .explain import explain_decision, explain_stored_history
+    from .pipeline.explain import explain_decision, explain_stored_history
 
     path = validate_path(path)
     store = get_store()
-    decision = decisions.get(path)
+    decision = session.decisions.get(path)
     if decision is None:
         return explain_stored_history(store, path)
     return explain_decision(store, path, decision)
@@ -350,13 +306,6 @@ def data_function(path: str | os.PathLike[str]) -> Callable[[Callable[..., T]], 
 dds_function = data_function
 
 
-def function_name(fn: Callable) -> str:
-    """``module.qualname`` of a function, for messages and metadata."""
-    module = getattr(fn, "__module__", None)
-    qualname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
-    return f"{module}.{qualname}" if module else qualname
-
-
 class _LazyName:
     """``function_name(fn)`` formatted only if the log record is emitted."""
 
@@ -372,3 +321,43 @@ class _LazyName:
 def _source_file(fn: Callable) -> str | None:
     code = getattr(getattr(fn, "__wrapped__", fn), "__code__", None)
     return code.co_filename if code is not None else None
+
+
+def load_ipython_extension(ipython: object) -> None:  # IPython's InteractiveShell
+    """``%load_ext dds``: the ``%%dds /path`` cell magic and dds's messages under each cell (dds.notebook.magic)."""
+    from .notebook.magic import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: object) -> None:
+    """``%unload_ext dds``: stop printing dds's messages under cells."""
+    from .notebook.magic import unload_ipython_extension as unload
+
+    unload(ipython)
+
+
+
+def promote(path: str, to: "Store | str", from_: "Store | str | None" = None) -> "Promoted":
+    """Copy ``path``'s value, metadata and ref from the current store (or ``from_``) to ``to`` (a store, an
+    fsspec URL such as ``"s3://team-bucket/dds"``, or a local store's folder): byte for byte, verified against
+    the source's checksums, and idempotent. Returns ``(path, signature, copied)``."""
+    from .store.promote import promote as copy
+
+    return copy(path, open_store(from_) if from_ is not None else get_store(), open_store(to))
+
+
+def eval(fn, *args, dds_export_graph=None, dds_extra_debug=False, dds_dont_eval=False, dds_stages=None,
+         **kwargs):  # noqa: A001 - the name is dds_py's public API
+    """Run the pipeline ``fn(*args, **kwargs)`` after planning it: find every keep/data function it reaches,
+    compute their signatures, and run only what is stale.
+
+    ``dds_dont_eval=True`` is a dry run: nothing runs, and the :class:`dds.pipeline.plan.Plan` (which paths would
+    run and why) is returned. ``dds_export_graph="pipeline.svg"`` (or .png/.dot) draws the pipeline.
+    ``dds_stages`` selects stages (``"analysis"``, ``"path_loading"``, ``"eval"``). Returns what ``fn``
+    returns (the plan in a dry run).
+    """
+    from .pipeline.evaluate import evaluate
+
+    return evaluate(fn, args, kwargs, export_graph=dds_export_graph, extra_debug=dds_extra_debug,
+                    dont_eval=dds_dont_eval, stages=dds_stages)

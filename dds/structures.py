@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import NewType
 
 from .errors import DDSError, DDSErrorCode
-from .evaluation import ProcessingStage
+from .pipeline.evaluate import ProcessingStage
 
 DDSException = DDSError
 DDSPath = NewType("DDSPath", str)

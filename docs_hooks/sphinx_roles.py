@@ -1,7 +1,7 @@
-"""mkdocs hook: Sphinx roles in docstrings (``:class:`dds.plan.Plan```) read as code on the API page.
+"""mkdocs hook: Sphinx roles in docstrings (``:class:`dds.pipeline.plan.Plan```) read as code on the API page.
 
 The docstrings are written for ``help()`` and Sphinx alike; mkdocstrings renders the roles literally
-(``:class:<code>dds.plan.Plan</code>``), so the role's name is dropped and the target kept as code.
+(``:class:<code>dds.pipeline.plan.Plan</code>``), so the role's name is dropped and the target kept as code.
 """
 
 from __future__ import annotations

@@ -32,17 +32,17 @@ LAPTOP = '''
 import json, sys
 import pandas as pd
 import dds
-from dds import api
+from dds import session
 from ci_pipeline.pipeline import main
 
 paths = sys.argv[2:]
 encode = lambda v: v.to_json(orient="split", date_format="iso") if isinstance(v, pd.DataFrame) else v
 done = []
-api.observers.append(lambda path, what, sig: done.append([path, what]))
+session.observers.append(lambda path, what, sig: done.append([path, what]))
 dds.set_store("fsspec", url=sys.argv[1])
 main()
 stored = {p: encode(dds.load(p)) for p in paths}
-api.observers.clear()
+session.observers.clear()
 dds.set_store("memory")
 main()
 print(json.dumps({"done": done, "stored": stored, "expected": {p: encode(dds.load(p)) for p in paths}}))

@@ -126,7 +126,7 @@ def _warm_up() -> None:
     """Fill dds's caches (parsed sources, library versions) before forking, so that a writer's time goes to
     writing; best effort (these are internals), and nothing here starts a thread or touches the store."""
     try:
-        from dds.runinfo import library_versions
+        from dds.step.runinfo import library_versions
         from dds.signature import SignatureBuilder
 
         SignatureBuilder(load_sig=lambda p: None).call_signature(FRAME, make_frame, (0, 1), {})
@@ -412,11 +412,11 @@ def crash_site(tmp_path, zygote):
     store_dir, log_file = tmp_path / "store", tmp_path / "writers.log"
     log_file.write_text("")
     zygote.use(store_dir, log_file)
-    previous = dds.api._store
+    previous = dds.session._store
     dds.set_store("local", internal_dir=str(store_dir))
     yield zygote, LocalStore(internal_dir=store_dir), log_file
     zygote.stop_writer()
-    dds.api._store = previous
+    dds.session._store = previous
 
 
 def dds_verify_cli(store: LocalStore) -> subprocess.CompletedProcess:
@@ -584,8 +584,8 @@ def test_a_batched_keep_fsyncs_nothing_before_it_returns_and_the_batch_syncs_lat
 
     store = LocalStore(internal_dir=tmp_path / "store")
     store._batch.max_delay = 3600.0  # a slow machine must not close the batch between the keeps
-    previous = dds.api._store
-    dds.api._store = store
+    previous = dds.session._store
+    dds.session._store = store
     fsyncs = []
     real = os.fsync
     os.fsync = lambda fd: (fsyncs.append(fd), real(fd))[1]
@@ -599,7 +599,7 @@ def test_a_batched_keep_fsyncs_nothing_before_it_returns_and_the_batch_syncs_lat
         assert not store._batch._pending
     finally:
         os.fsync = real
-        dds.api._store = previous
+        dds.session._store = previous
     assert synced_first >= 4 and batched == 0
     assert first == make_object(1, 3, 8) and values == [make_object(i, 3, 8) for i in range(5)]
     assert verify(store).ok

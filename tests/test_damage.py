@@ -52,13 +52,13 @@ GOOD = value_for(7)
 
 @pytest.fixture
 def store(tmp_path):
-    previous = dds.api._store
+    previous = dds.session._store
     store = dds.set_store("local", internal_dir=str(tmp_path / "store"))
     assert dds.keep(PATH, compute, 7) == GOOD
     CALLS.clear()
     yield store
     dds.set_option("on_damage", "raise")
-    dds.api._store = previous
+    dds.session._store = previous
 
 
 def blob_file(store, sig=None):

@@ -123,7 +123,7 @@ def test_the_notebooks_are_pages_with_their_outputs(site):
 def test_no_raw_sphinx_role_on_the_api_page(site):
     html = (site / "api.html").read_text(encoding="utf-8")
     assert not re.search(r":(?:class|func|meth|mod|attr|exc):", html), "a raw Sphinx role is shown"
-    assert "<code>dds.plan.Plan</code>" in html
+    assert "<code>dds.pipeline.plan.Plan</code>" in html
 
 
 def test_cli_headings_are_short(site):

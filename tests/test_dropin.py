@@ -20,7 +20,7 @@ import sys
 import pytest
 
 import dds
-from dds import value_memo
+from dds.step import value_memo
 from dds.errors import (ArgumentError, DataFunctionError, DDSError, NotFoundError, OverlappingPathError,
                         PathError, StoreError, UnhashableValueError)
 from dds.structures import DDSErrorCode, DDSException, DDSPath
@@ -37,12 +37,12 @@ dds.reject_module("_tracking")
 
 @pytest.fixture(autouse=True)
 def store(tmp_path):
-    previous = dds.api._store
+    previous = dds.session._store
     CALLS.clear()
     store = dds.set_store("local", internal_dir=str(tmp_path / "store"), data_dir=str(tmp_path / "data"))
     yield store
     value_memo.bound(None)
-    dds.api._store = previous
+    dds.session._store = previous
 
 
 def one():
@@ -168,18 +168,18 @@ def outer_step(key):
 
 def test_nested_keeps_rewrite_one_note_instead_of_stacking(store):
     seen = []
-    dds.api.observers.append(lambda path, what, sig: seen.append((path, what)))
+    dds.session.observers.append(lambda path, what, sig: seen.append((path, what)))
     try:
         with pytest.raises(KeyError) as info:
             dds.keep("/nest/outer", outer_step, "b")
     finally:
-        dds.api.observers.pop()
+        dds.session.observers.pop()
     assert info.value.__notes__ == [
         "dds: nothing was stored for /nest/inner (test_dropin.lookup raised KeyError); /nest/inner holds no value "
         "yet. Nor for /nest/outer (test_dropin.outer_step, whose code was running it); /nest/outer holds no "
         "value yet."
     ]
-    assert dds.failures.stored_nothing_for(info.value) == ["/nest/inner", "/nest/outer"]
+    assert dds.step.failures.stored_nothing_for(info.value) == ["/nest/inner", "/nest/outer"]
     # observers still see each failure: `dds run` and eval attribute failures from these events
     assert seen == [("/nest/outer", "started"), ("/nest/inner", "started"), ("/nest/inner", "failed"),
                     ("/nest/outer", "failed")]

@@ -45,11 +45,11 @@ def _figures():
 
 @pytest.fixture
 def store(tmp_path):
-    previous = dds.api._store
+    previous = dds.session._store
     store = dds.set_store("local", internal_dir=str(tmp_path / "store"))
     CALLS.clear()
     yield store
-    dds.api._store = previous
+    dds.session._store = previous
 
 
 def step(version, failure=None):
@@ -137,12 +137,12 @@ def test_sigint_while_the_function_runs_stores_nothing(tmp_path):
     assert proc.returncode != 0 and "KeyboardInterrupt" in err, err[-2000:]
     assert traced(project) == ["started 2"]
     assert store_files(store, skip_locks=True) == before
-    previous = dds.api._store
+    previous = dds.session._store
     try:
         dds.set_store("local", internal_dir=str(project.store))
         assert dds.load("/p")["version"] == 1
     finally:
-        dds.api._store = previous
+        dds.session._store = previous
     t0 = time.perf_counter()
     again = subprocess.run([sys.executable, "-c", KEEP, "2", "0"], check=False, cwd=project.root, env=project.env(),
                            capture_output=True, text=True, timeout=120)

@@ -153,10 +153,10 @@ def fence(tmp_path_factory):
         (base / name).mkdir(parents=True)
     (base / "outside" / "precious.txt").write_text("do not touch")
     (top / "precious.txt").write_text("do not touch")
-    previous = dds.api._store
+    previous = dds.session._store
     dds.set_store("local", internal_dir=str(base / "store"), data_dir=str(base / "people"))
     yield top, base
-    dds.api._store = previous
+    dds.session._store = previous
 
 
 @fuzz_settings(150)

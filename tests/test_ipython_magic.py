@@ -338,7 +338,7 @@ def test_graph_needs_a_function():
 def test_graph_without_graphviz_falls_back_to_text(tmp_path, monkeypatch):
     pytest.importorskip("pydotplus")
     dds.set_store("local", internal_dir=str(tmp_path / "store"))
-    monkeypatch.setattr("dds.display.shutil.which", lambda name: None)
+    monkeypatch.setattr("dds.notebook.display.shutil.which", lambda name: None)
     drawing = dds.graph(_pipeline)
     assert drawing._repr_svg_() is None  # Jupyter then shows the text
     assert "install Graphviz" in repr(drawing)

@@ -9,7 +9,7 @@ import pytest
 
 import dds
 from dds.cli.runner import run_pipeline, use_store
-from dds.report import FAILED, LOADED, RAN, SKIPPED
+from dds.pipeline.report import FAILED, LOADED, RAN, SKIPPED
 from dds.store import create_store
 
 

@@ -10,9 +10,9 @@ import time
 import pytest
 
 import dds
-from dds import runinfo
+from dds.step import runinfo
 from dds.errors import ArgumentError, DDSError
-from dds.runinfo import library_versions, run_info, set_run_info_fn
+from dds.step.runinfo import library_versions, run_info, set_run_info_fn
 
 
 @pytest.fixture(autouse=True)

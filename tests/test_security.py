@@ -41,11 +41,11 @@ def _figures():
 
 @pytest.fixture
 def store(tmp_path):
-    previous = dds.api._store
+    previous = dds.session._store
     store = dds.set_store("local", internal_dir=str(tmp_path / "store"), data_dir=str(tmp_path / "data"))
     yield store
     dds.set_option("codecs", "all")
-    dds.api._store = previous
+    dds.session._store = previous
 
 
 def tree(top: Path) -> dict[str, str]:

@@ -20,7 +20,7 @@ import click
 
 from ..errors import DamagedDataError, DDSError, NotFoundError, StoreError
 from ..paths import validate_path
-from . import describe
+from ..pipeline import lineage, metadata
 
 
 # The order `dds --help` lists commands in: running pipelines first, then looking, then maintenance.
@@ -85,17 +85,10 @@ def _location(ctx: click.Context) -> str:
 
 
 def _store(ctx: click.Context):
-    from ..store import create_store
+    """The store the command reads (the rule of :mod:`dds.store.open`); a local one must exist already."""
+    from ..store.open import open_store
 
-    directory = _location(ctx)
-    if "://" in directory:  # any fsspec URL: s3://bucket/dds, file:///..., memory://...
-        return create_store("fsspec", url=directory)
-    if not os.path.isdir(directory):
-        raise StoreError(
-            f"There is no dds store at {os.path.abspath(directory)}. Fix: pass the store your pipeline uses, "
-            f"e.g. `dds {ctx.info_name} --store path/to/.dds`, or set DDS_DIR to it."
-        )
-    return create_store("local", internal_dir=directory)
+    return open_store(_location(ctx), must_exist=True)
 
 
 def _tty() -> bool:
@@ -151,7 +144,7 @@ def ls_command(ctx: click.Context, prefix: str | None, where: tuple[str, ...]) -
 
     Exits 1, saying so, when a PREFIX or --where matches nothing."""
     try:
-        conditions = describe.parse_where(where)
+        conditions = metadata.parse_where(where)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--where") from None
     store = _store(ctx)
@@ -159,10 +152,10 @@ def ls_command(ctx: click.Context, prefix: str | None, where: tuple[str, ...]) -
     for path, meta in sorted(_all_meta(store, _warn_damaged).items()):
         if prefix and not _under(path, prefix):
             continue
-        if conditions and not describe.matches(meta, conditions):
+        if conditions and not metadata.matches(meta, conditions):
             continue
-        rows.append([path, str(meta.get("signature", ""))[:10], describe.human_size(describe.blob_size(meta)),
-                     describe.age(meta.get("stored_at")), str(meta.get("function", "?"))])
+        rows.append([path, str(meta.get("signature", ""))[:10], metadata.human_size(metadata.blob_size(meta)),
+                     metadata.age(meta.get("stored_at")), str(meta.get("function", "?"))])
     if not rows:
         filters = ([f"under {_prefix(prefix)}"] if prefix else []) + ([f"with {' '.join(where)}"] if where else [])
         what = " and ".join(filters)
@@ -203,8 +196,8 @@ def show_command(ctx: click.Context, path: str, as_json: bool) -> None:
         return
     stored = _all_meta(store)
     for key, value in [("path", path), ("function", meta.get("function")), ("signature", sig),
-                       ("codec", meta.get("codec")), ("size", describe.human_size(describe.blob_size(meta))),
-                       ("stored_at", f"{meta.get('stored_at')} ({describe.age(meta.get('stored_at'))})")]:
+                       ("codec", meta.get("codec")), ("size", metadata.human_size(metadata.blob_size(meta))),
+                       ("stored_at", f"{meta.get('stored_at')} ({metadata.age(meta.get('stored_at'))})")]:
         click.echo(f"{key + ':':<12}{value}")
     run = meta.get("run") if isinstance(meta.get("run"), dict) else {}
     click.echo("run:")
@@ -215,11 +208,11 @@ def show_command(ctx: click.Context, path: str, as_json: bool) -> None:
                 click.echo(f"    {sub}: {subvalue}")
         else:
             click.echo(f"  {key}: {value}")
-    found = describe.lineage(meta, stored)
+    found = lineage.lineage(meta, stored)
     click.echo("upstream:" if found.upstream else "upstream: (none)")
     for up in found.upstream:
         current = store.get_ref(up.path) if up.how == "load" else None
-        click.echo(f"  {up.path}\t{describe.upstream_note(up, current)}")
+        click.echo(f"  {up.path}\t{lineage.upstream_note(up, current)}")
     if found.functions:
         click.echo("code:")
         for name in found.functions:
@@ -293,7 +286,7 @@ def why_command(ctx: click.Context, path: str, pipeline: str | None) -> None:
 def graph_command(ctx: click.Context, pipeline: str, output: str | None, as_text: bool) -> None:
     """Draw the pipeline MODULE:FUNCTION (nothing runs): nodes are paths coloured by what an evaluation
     would do, edges data dependencies, and a legend. Without -o, prints the DOT text (or --text)."""
-    from ..graph import export_graph, legend_lines, plan_pipeline, to_dot
+    from ..pipeline.drawing import export_graph, legend_lines, plan_pipeline, to_dot
 
     store = _store(ctx)
     _importable_here()
@@ -342,10 +335,10 @@ def gc_command(ctx: click.Context, dry_run: bool, grace: float | None) -> None:
     grace = DEFAULT_GRACE_S if grace is None else grace
     report = gc(_store(ctx), dry_run=dry_run, grace=grace)
     verb = "would delete" if dry_run else "deleted"
-    rows = [[verb, r.kind, r.sig[:10] if r.sig else "-", describe.human_size(r.bytes), r.path or r.where]
+    rows = [[verb, r.kind, r.sig[:10] if r.sig else "-", metadata.human_size(r.bytes), r.path or r.where]
             for r in report.removed]
     _table(rows, ["ACTION", "KIND", "SIGNATURE", "SIZE", "PATH"])
-    summary = f"gc: {verb} {len(report.removed)} item(s), {describe.human_size(report.bytes_freed)}"
+    summary = f"gc: {verb} {len(report.removed)} item(s), {metadata.human_size(report.bytes_freed)}"
     if report.kept_recent:
         summary += (f"; kept {len(report.kept_recent)} unreferenced value(s) younger than {grace:g}s "
                     f"(a pipeline may be writing them; --grace 0 deletes them)")

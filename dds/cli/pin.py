@@ -16,7 +16,7 @@ def pin_command(ctx: click.Context, paths: tuple[str, ...]) -> None:
 
     Example: dds pin /models/churn   (then dds gc never deletes that model, even after /models/churn moves on)
     """
-    from ..pins import pin_in
+    from ..step.pins import pin_in
     from . import _path, _store
 
     store = _store(ctx)

@@ -15,7 +15,8 @@ from . import store_option  # defined before this module is imported by dds/cli/
 @click.pass_context
 def promote_command(ctx: click.Context, paths: tuple[str, ...], target: str) -> None:
     """Copy each PATH's current value from --store to --to (verified; nothing is copied twice)."""
-    from ..store.promote import open_store, promote
+    from ..store.open import open_store
+    from ..store.promote import promote
     from . import _store
 
     source, destination = _store(ctx), open_store(target)

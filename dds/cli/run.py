@@ -12,7 +12,7 @@ from typing import Callable
 import click
 
 from ..errors import DDSError
-from ..report import FAILED, FRESH, LOADED, MAY_RUN, RAN, SKIPPED, WILL_RUN, RunReport, write_json, write_junit
+from ..pipeline.report import FAILED, FRESH, LOADED, MAY_RUN, RAN, SKIPPED, WILL_RUN, RunReport, write_json, write_junit
 from ..store import Store
 from . import runner
 from .status import check_status

@@ -1,8 +1,8 @@
 """``dds run``: evaluate a pipeline named ``module:function`` and record, per path, what happened.
 
-The run goes through :func:`dds.evaluation.evaluate` (so values and re-run sets are exactly those of
+The run goes through :func:`dds.pipeline.evaluate.evaluate` (so values and re-run sets are exactly those of
 ``dds.eval``); the report is collected from its hooks: the plan (``on_plan``) gives every path the pipeline
-keeps and its predicted status; ``dds.api.observers`` tells when each step's function started, and
+keeps and its predicted status; ``dds.session.observers`` tells when each step's function started, and
 whether it ran, loaded or failed.
 """
 
@@ -16,16 +16,15 @@ import traceback
 from datetime import datetime, timezone
 from typing import Callable
 
-from .. import api
+from .. import api, session
 from ..errors import ArgumentError, DDSError, StoreError
-from ..explain import explain_decision
-from ..pipeline_ref import import_pipeline
-from ..plan import FRESH, UNDECIDED, Plan, Step, make_plan
-from ..report import FAILED, LOADED, RAN, SKIPPED, RunReport, StepReport
+from ..pipeline.explain import explain_decision
+from ..pipeline.reference import import_pipeline
+from ..pipeline.plan import FRESH, UNDECIDED, Plan, Step, make_plan
+from ..pipeline.report import FAILED, LOADED, RAN, SKIPPED, RunReport, StepReport
 from ..signature import accept_module
-from ..store import Store, create_store, register_store
+from ..store import Store
 
-_INSTALLED = "dds-cli-store"  # the kind under which the store the CLI opened is handed to dds.set_store
 
 
 class PipelineError(DDSError):
@@ -33,45 +32,16 @@ class PipelineError(DDSError):
 
 
 def open_store(location: str, kind: str | None = None) -> Store:
-    """The store at ``location``: an fsspec URL (``s3://bucket/dds``) or a local directory (created on write).
+    """The store ``dds run`` writes to (the rule of :mod:`dds.store.open`): an object store's bucket is checked
+    now, so a typo or missing credentials is an error naming the URL before anything runs."""
+    from ..store.open import open_store as open_by_rule
 
-    ``kind`` (default ``$DDS_STORE``, as for ``dds.keep``) may name another kind, e.g. ``dbfs``, which must
-    not be written as a plain directory. An object store's bucket is checked now, so a typo or missing
-    credentials is an error naming the URL before anything runs, not a failure of the first step that writes.
-    """
-    kind = kind or os.environ.get("DDS_STORE") or "local"
-    if "://" in location and kind == "local":
-        kind = "fsspec"
-    if kind == "memory":
-        return create_store("memory")
-    if kind != "fsspec":
-        return create_store(kind, internal_dir=location)
-    store = create_store("fsspec", url=location)
-    protocols = store.fs.protocol if isinstance(store.fs.protocol, (tuple, list)) else (store.fs.protocol,)
-    if {"file", "local", "memory"} & set(protocols):
-        return store
-    bucket = store.root.strip("/").split("/", 1)[0]
-    try:
-        store.fs.invalidate_cache()
-        exists = store.fs.exists(bucket)
-    except Exception as exc:  # noqa: BLE001 - credentials, endpoint, network: the file system's error says which
-        raise StoreError(
-            f"Cannot reach the store at {location}: {type(exc).__name__}: {exc}. Fix: check the URL, the "
-            "credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE) and, for an S3-compatible "
-            "server, AWS_ENDPOINT_URL_S3."
-        ) from None
-    if not exists:
-        raise StoreError(
-            f"Cannot use the store at {location}: the bucket {bucket!r} does not exist, or these credentials "
-            "cannot see it. Fix: create the bucket, or correct the URL or the credentials."
-        )
-    return store
+    return open_by_rule(location, kind, reachable=True)
 
 
 def use_store(store: Store) -> None:
     """Make ``store`` the one ``dds.keep`` uses in this process, through the public ``set_store``."""
-    register_store(_INSTALLED, lambda: store)
-    api.set_store(_INSTALLED)
+    api.set_store(store)
 
 
 def load_pipeline(spec: str) -> Callable:
@@ -131,7 +101,7 @@ def _planning_error(spec: str, exc: Exception) -> Exception:
 
 def explain(store: Store, path: str) -> str | None:
     """``dds why`` for ``path`` from the latest decision, or None: an explanation never fails a run."""
-    decision = api.decisions.get(path)
+    decision = session.decisions.get(path)
     if decision is None:
         return None
     try:
@@ -146,11 +116,11 @@ def run_pipeline(spec: str, fn: Callable, store: Store, location: str) -> RunRep
     A step that raises stops the pipeline (as in Python); what finished before it stays stored. Raises
     (nothing ran) only when the plan cannot be made.
     """
-    from ..evaluation import evaluate
+    from ..pipeline.evaluate import evaluate
 
     started_at, t0 = now_iso(), time.perf_counter()
     run = _Collector()
-    api.observers.append(run.observe)
+    session.observers.append(run.observe)
     try:
         evaluate(fn, (), {}, export_graph=None, extra_debug=False, dont_eval=False, stages=None,
                  on_plan=run.planned)
@@ -159,7 +129,7 @@ def run_pipeline(spec: str, fn: Callable, store: Store, location: str) -> RunRep
             raise _planning_error(spec, exc) from exc
         run.failed(exc)
     finally:
-        api.observers.remove(run.observe)
+        session.observers.remove(run.observe)
     return run.report(spec, store, location, started_at, time.perf_counter() - t0)
 
 
@@ -217,7 +187,7 @@ class _Collector:
                 entry.why = explain(store, path) if entry.outcome == RAN else None
             elif path in failing:
                 entry.outcome, entry.why = FAILED, explain(store, path)
-                decision = api.decisions.get(path)
+                decision = session.decisions.get(path)
                 entry.signature = getattr(decision, "new_sig", None)
                 entry.error, entry.error_type, entry.traceback = self._error_for(path, culprit)
                 entry.duration_s = round(self.failures[path], 6) if path in self.failures else None
@@ -245,7 +215,7 @@ class _Collector:
 
     def _function_of(self, store: Store, path: str) -> str:
         """The function kept at a path the plan did not find (a dynamic path), from its stored metadata."""
-        sig = self.done.get(path, (None, None))[1] or getattr(api.decisions.get(path), "new_sig", None)
+        sig = self.done.get(path, (None, None))[1] or getattr(session.decisions.get(path), "new_sig", None)
         try:
             return str((store.read_meta(sig) or {}).get("function", "?")) if sig else "?"
         except DDSError:

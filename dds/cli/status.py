@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .. import api
-from ..plan import UNDECIDED
-from ..report import FRESH, MAY_RUN, WILL_RUN, RunReport, StepReport
+from .. import session
+from ..pipeline.plan import UNDECIDED
+from ..pipeline.report import FRESH, MAY_RUN, WILL_RUN, RunReport, StepReport
 from ..store import Store
 from .runner import PipelineError, explain, plan_pipeline, use_store
 
@@ -78,7 +78,7 @@ def _resolve(report: RunReport, spec: str, fn: Callable, store: Store) -> None:
             loaded[path] = sig
 
     use_store(ReadOnlyStore(store))  # type: ignore[arg-type]  # a Store by delegation
-    api.observers.append(observer)
+    session.observers.append(observer)
     stopped: str | None = None
     stopped_sig: str | None = None
     try:
@@ -92,7 +92,7 @@ def _resolve(report: RunReport, spec: str, fn: Callable, store: Store) -> None:
             "the plan alone."
         ) from exc
     finally:
-        api.observers.remove(observer)
+        session.observers.remove(observer)
         use_store(store)
     after = _downstream(report, stopped) if stopped is not None else set()
     for step in report.steps:
@@ -135,7 +135,7 @@ def _downstream(report: RunReport, path: str) -> set[str]:
 
 def _path_of(sig: str) -> str:
     """The path whose ``keep`` was about to compute ``sig`` (keep records its decision first)."""
-    for path, decision in reversed(list(api.decisions.items())):
+    for path, decision in reversed(list(session.decisions.items())):
         if getattr(decision, "new_sig", None) == sig:
             return path
     return f"(a path with signature {sig[:10]})"

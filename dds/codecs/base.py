@@ -11,6 +11,7 @@ import abc
 import sys
 from typing import Any
 
+from ..filesystems import is_local
 from ..errors import CodecError
 
 
@@ -58,6 +59,4 @@ def is_exactly(value: Any, module: str, name: str) -> bool:
 
 def local_path(fs: Any, path: str) -> str | None:
     """The plain OS path if ``fs`` is the local file system (lets libraries write without a copy)."""
-    protocol = getattr(fs, "protocol", ())
-    protocols = (protocol,) if isinstance(protocol, str) else tuple(protocol)
-    return path if "file" in protocols else None
+    return path if is_local(fs) else None

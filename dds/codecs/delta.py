@@ -12,6 +12,7 @@ from typing import Any
 
 from .. import options
 from ..errors import CodecError
+from ..filesystems import protocols
 from .base import Codec, is_exactly, local_path
 
 
@@ -19,7 +20,7 @@ def _location(fs: Any, path: str) -> str:
     local = local_path(fs, path)
     if local is not None:
         return local
-    if "memory" in (fs.protocol if isinstance(fs.protocol, (tuple, list)) else (fs.protocol,)):
+    if "memory" in protocols(fs):
         raise CodecError("Delta tables cannot be written to a memory store; use the local or an fsspec store.")
     return fs.unstrip_protocol(path)
 

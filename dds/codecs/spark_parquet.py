@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import CodecError
-from ..spark_uri import spark_uri
+from ..filesystems import spark_uri
 from .base import Codec, loaded_class
 
 

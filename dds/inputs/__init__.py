@@ -5,9 +5,11 @@ same ``register_hasher`` mechanism any user type can use.
 """
 
 from ..signature import register_hasher
-from .file import File, identity
+from ..signature.spark_values import file_claimers
+from .file import File, claimed_file_identity, identity
 from .untracked import UntrackedFileWarning
 
 register_hasher(File, identity)
+file_claimers.append(claimed_file_identity)  # a Spark frame read from a File is hashed by the File's content
 
 __all__ = ["File", "UntrackedFileWarning"]

@@ -22,6 +22,7 @@ from urllib.parse import unquote
 
 from ..errors import ArgumentError, MissingInputError, SignatureError
 from . import remote, stat_cache
+from .missing import missing
 from .preview import file_preview
 
 __all__ = ["File", "identity", "claimed_file_identity"]
@@ -130,14 +131,6 @@ def _local_identity(f: File) -> tuple[tuple, tuple]:
         stat_cache.flush()
 
 
-def missing(path: str, where: str) -> MissingInputError:
-    """The error for a File whose path does not exist (the hasher's caller adds which step reads it)."""
-    local = "" if remote.is_url(path) else f" (a relative path is read from the working directory {os.getcwd()})"
-    return MissingInputError(
-        f"dds.File({path!r}) does not exist: there is no file or directory at {where}. Nothing was run or "
-        f"stored. Fix: create it, or correct the path in dds.File(...){local}.")
-
-
 def _walk(top: str, hidden: bool) -> Iterator[tuple[str, str, os.stat_result]]:
     """(relative posix name, absolute path, stat) of every file below ``top``, sorted by name."""
     stack: list[tuple[str, str, frozenset]] = [("", top, frozenset())]
@@ -172,7 +165,7 @@ def claimed_file_identity(uri: str) -> tuple | None:
     if uri.startswith("file:"):
         path = "/" + unquote(uri[len("file:"):]).lstrip("/")  # Spark's URIs are percent-encoded
     elif uri.startswith("dbfs:"):  # Databricks: dbfs:/x is the FUSE mount's /dbfs/x
-        from ..spark_uri import dbfs_root
+        from ..filesystems import dbfs_root
 
         path = dbfs_root() + "/" + unquote(uri[len("dbfs:"):]).lstrip("/")
     elif uri.startswith("s3a://"):

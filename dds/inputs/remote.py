@@ -14,6 +14,8 @@ from typing import Any
 
 import xxhash
 
+from .missing import missing
+
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
 _BLOCK = 4 << 20
 #: protocols whose objects carry an identifier that changes with every write: (info key, version id key)
@@ -28,14 +30,12 @@ def identity(url: str, hidden: bool, storage_options: dict[str, Any]) -> tuple[t
     """(payload the signature hashes, summary for ``why``) of the object or prefix at ``url``."""
     import fsspec
 
-    from .file import missing
-
     fs, path = fsspec.core.url_to_fs(url, **storage_options)
     fs.invalidate_cache()  # listings cached by the file system instance may predate a write
     try:
         info = fs.info(path)
     except FileNotFoundError:
-        raise missing(url, url) from None
+        raise missing(url, url, remote=True) from None
     protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
     if info.get("type") == "directory":
         entries: list = []

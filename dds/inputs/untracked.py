@@ -23,6 +23,8 @@ import threading
 import warnings
 from typing import Any
 
+from .. import options, session
+
 _local = threading.local()  # .steps: [(path, frame of the keep that runs it, paths reported)]
 _installed = False
 _CODE_SUFFIXES = (".py", ".pyc", ".pyi", ".pyd", ".so", ".pth", ".dylib")
@@ -38,11 +40,12 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    from .. import api
-
-    api.observers.append(_observe)
+    session.observers.append(_observe)
     sys.addaudithook(_audit)
     _installed = True
+
+
+options.on_set("warn_untracked_files", lambda on: install() if on else None)
 
 
 def _observe(path: str, event: str, sig: str) -> None:
@@ -61,9 +64,7 @@ def _audit(event: str, args: tuple) -> None:
     steps = getattr(_local, "steps", None)
     if not steps:
         return
-    from ..options import get_option
-
-    if not get_option("warn_untracked_files"):
+    if not options.get_option("warn_untracked_files"):
         return
     path, mode, flags = args
     if path is None or isinstance(path, int):

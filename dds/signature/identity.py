@@ -97,3 +97,11 @@ def _project_root(directory: str) -> str | None:
         if parent == directory:
             return None
         directory = parent
+
+
+def function_name(fn: Any) -> str:
+    """``module.qualname`` of a function: the name people read in messages and metadata (the identity that
+    signatures use is ``function_identity``, which names the file instead of ``__name__``)."""
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
+    return f"{module}.{qualname}" if module else qualname

@@ -14,10 +14,10 @@ row: that data fit in the driver already. One built from an RDD that reads exter
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import UnhashableValueError
-from ..spark_uri import dbfs_root
+from ..filesystems import dbfs_root
 
 _EXPR_ID = re.compile(r"#\d+L?")
 _PLAN_ID = re.compile(r"plan_id=\d+")
@@ -51,14 +51,18 @@ def _rdd_from_driver_data(df: Any) -> bool:
     return "ParallelCollectionRDD" in lineage and not any(name in lineage for name in _EXTERNAL_RDDS)
 
 
+#: Functions ``uri -> identity or None`` that know an input file better than its size and mtime: the
+#: ``dds.File`` inputs register theirs (``dds.inputs``), so this module needs no knowledge of files.
+file_claimers: list[Callable[[str], tuple | None]] = []
+
+
 def _file_identity(uri: str) -> tuple:
     import fsspec
 
-    from ..inputs.file import claimed_file_identity
-
-    claimed = claimed_file_identity(uri)
-    if claimed is not None:
-        return claimed
+    for claimer in file_claimers:
+        claimed = claimer(uri)
+        if claimed is not None:
+            return claimed
 
     if uri.startswith("dbfs:"):
         target = dbfs_root() + uri[len("dbfs:"):]

@@ -1,62 +1,20 @@
-"""Store registry: ``create_store(kind, **options)`` builds a store by name.
+"""Stores: where values and refs are kept. Knows nothing of signatures, ASTs or pipelines.
 
-Built-in kinds: ``local`` (a directory, default ``./.dds``), ``memory`` (this process only), ``fsspec`` (any
-fsspec URL: ``s3://``, ``file://``, ...) and ``dbfs`` (Databricks' ``/dbfs`` mount). A new kind is one module
-with a ``Store`` subclass plus one ``register_store`` line.
+``base.Store`` is the protocol (blobs and refs); ``fs_store.FsStore`` implements it over a file system's
+primitives, which ``local``, ``fsspec_store``, ``dbfs`` and ``memory`` provide; ``registry`` names the kinds
+and ``open`` is the one rule for which store ``DDS_STORE``/``DDS_DIR``/``--store``/a URL means.
 """
 
-from __future__ import annotations
-
-import inspect
-from typing import Any, Callable
-
-from ..errors import StoreError
 from .base import Store
 from .dbfs import DbfsStore
 from .fs_store import FsStore
 from .fsspec_store import FsspecStore
 from .local import LocalStore
 from .memory import MemoryStore
+from .open import open_store
+from .registry import create_store, known_stores, register_store
 
 __all__ = [
     "Store", "FsStore", "LocalStore", "MemoryStore", "FsspecStore", "DbfsStore",
-    "create_store", "register_store", "known_stores",
+    "create_store", "open_store", "register_store", "known_stores",
 ]
-
-_factories: dict[str, Callable[..., Store]] = {
-    "local": LocalStore,
-    "memory": MemoryStore,
-    "fsspec": FsspecStore,
-    "dbfs": DbfsStore,
-}
-
-
-def register_store(kind: str, factory: Callable[..., Store]) -> None:
-    """Make ``create_store(kind, **options)`` call ``factory(**options)`` (replaces a previous ``kind``)."""
-    if not isinstance(kind, str) or not kind:
-        raise StoreError(f"register_store: the kind must be a non-empty str, not {kind!r}.")
-    if not callable(factory):
-        raise StoreError(f"register_store({kind!r}, ...): the factory {factory!r} is not callable.")
-    _factories[kind] = factory
-
-
-def known_stores() -> list[str]:
-    return sorted(_factories)
-
-
-def create_store(kind: str = "local", **options: Any) -> Store:
-    """A new store of ``kind``. Options set to None are left out, so callers can pass their defaults."""
-    factory = _factories.get(kind)
-    if factory is None:
-        raise StoreError(
-            f"Unknown store kind {kind!r}; known kinds: {', '.join(known_stores())}. "
-            f"Add one with dds.store.register_store(kind, factory)."
-        )
-    options = {k: v for k, v in options.items() if v is not None}
-    try:
-        inspect.signature(factory).bind(**options)
-    except TypeError as exc:
-        raise StoreError(f"The {kind!r} store does not accept the options {sorted(options)}: {exc}.") from None
-    except ValueError:  # no introspectable signature (some builtins): let the call decide
-        pass
-    return factory(**options)

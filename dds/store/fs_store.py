@@ -50,7 +50,7 @@ class FsStore(Store):
     def uri_for_spark(self, path: str) -> str | None:
         """The URI Spark uses for ``path`` (a file or folder of this store, e.g. a blob's file), or None if
         Spark cannot reach this store (memory). Spark names file systems differently from fsspec."""
-        from ..spark_uri import spark_uri
+        from ..filesystems import spark_uri
 
         return spark_uri(self.fs, path)
 

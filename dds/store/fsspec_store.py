@@ -23,6 +23,7 @@ import uuid
 from typing import Any, Iterator
 
 from ..errors import CodecError, DamagedDataError, StoreError
+from ..filesystems import OBJECT_STORES, is_local, protocols
 from ..paths import path_parts
 from . import atomic, signing
 from .cache import DEFAULT_BYTES, BlobCache
@@ -35,7 +36,6 @@ log = logging.getLogger("dds.store")
 # ``pipe_file(mode="create")``: s3fs does (AWS since 2024, MinIO, R2, moto >= 5); gcsfs and adlfs do not yet.
 _ATOMIC_CREATE = {"s3", "s3a"}
 # File systems without real folders: nothing to create before writing, and creating one could create a bucket.
-_OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "adl", "oss", "oci", "r2", "cos", "tos"}
 _NO_RENAME = {errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EPERM}
 _INSTALL = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "abfs": "adlfs", "abfss": "adlfs",
             "az": "adlfs", "adl": "adlfs"}
@@ -72,9 +72,9 @@ class FsspecStore(FsStore):
         self.url = url
         self.data_root = _check_apart(root, _on_same_fs(fs, data_dir, url), data_dir) if data_dir else None
         self.lease_seconds = _lease_seconds(lease_seconds, url)
-        if local_cache is None and "memory" in _protocols(fs):
+        if local_cache is None and "memory" in protocols(fs):
             local_cache = ""  # $DDS_CACHE_DIR is for stores across a network, not this process's memory
-        self.cache = _blob_cache(local_cache, cache_size, f"{_protocols(fs)[0]}://{root}", url)
+        self.cache = _blob_cache(local_cache, cache_size, f"{protocols(fs)[0]}://{root}", url)
         self._writing = threading.local()
 
     def describe(self) -> str:
@@ -90,7 +90,7 @@ class FsspecStore(FsStore):
         """Whether ``lock`` is a lease across machines (else a no-op, as on every store before)."""
         if self._is_local:  # O_EXCL is atomic on a disk, not on a FUSE mount of object storage (dbfs)
             return self.kind == "fsspec"
-        return bool(set(_protocols(self.fs)) & _ATOMIC_CREATE)
+        return bool(set(protocols(self.fs)) & _ATOMIC_CREATE)
 
     def lock(self, sig: str) -> Any:
         """A lease on ``sig`` where the file system can create atomically; waits while another machine holds
@@ -218,14 +218,14 @@ class FsspecStore(FsStore):
 
     def _check_bucket(self) -> None:
         """Say so plainly if the bucket is missing (a typo), instead of a codec failing to write."""
-        bucket = self.root.strip("/").split("/", 1)[0]
-        self.fs.invalidate_cache()
-        if not self.fs.exists(bucket):
-            raise StoreError(
-                f"Cannot write to the {self.describe()}: the bucket {bucket!r} does not exist, or these "
-                f"credentials cannot see it. Create it, or fix the URL or the credentials (storage options)."
-            )
+        check_bucket(self.fs, self.root, f"the {self.describe()}")
         self._bucket_seen = True
+
+    def check_reachable(self) -> None:
+        """Raise a StoreError naming the URL now if the bucket cannot be seen (``dds run`` checks before
+        anything runs, so a typo or missing credentials is not the failure of the first step that writes)."""
+        if not (set(protocols(self.fs)) & {"file", "local", "memory"}):
+            self._check_bucket()
 
     def _place(self, sig: str, staging: str, files: dict) -> None:
         return None  # the files already are where the metadata will point
@@ -240,11 +240,11 @@ class FsspecStore(FsStore):
     # ------------------------------------------------------------------ primitives
     @property
     def _has_folders(self) -> bool:
-        return not (set(_protocols(self.fs)) & _OBJECT_STORES)
+        return not (set(protocols(self.fs)) & OBJECT_STORES)
 
     @property
     def _is_local(self) -> bool:
-        return bool({"file", "local"} & set(_protocols(self.fs)))
+        return is_local(self.fs)
 
     def _write_small(self, path: str, data: bytes) -> None:
         if not self._is_local:
@@ -463,13 +463,13 @@ def open_url(url: str, storage_options: dict) -> tuple[Any, str]:
             f"Cannot open the fsspec store at {url!r} with the storage options {sorted(storage_options)}: {exc}."
         ) from None
     root = root.rstrip("/")
-    if not root.strip("/") and set(_protocols(fs)) & _OBJECT_STORES:
+    if not root.strip("/") and set(protocols(fs)) & OBJECT_STORES:
         raise StoreError(f"The fsspec store URL {url!r} names no bucket. Use {scheme}://bucket/prefix.")
     return fs, root or "/"
 
 
 def _on_same_fs(fs: Any, where: str, url: str) -> str:
-    if "://" in where and where.split("://", 1)[0] not in _protocols(fs):
+    if "://" in where and where.split("://", 1)[0] not in protocols(fs):
         raise StoreError(
             f"data_dir {where!r} must be on the same file system as the store {url!r} (it is copied there)."
         )
@@ -489,5 +489,21 @@ def _check_apart(root: str, data_root: str, given: str) -> str:
     return data_root
 
 
-def _protocols(fs: Any) -> tuple[str, ...]:
-    return tuple(fs.protocol) if isinstance(fs.protocol, (tuple, list)) else (fs.protocol,)
+def check_bucket(fs: Any, root: str, where: str) -> None:
+    """Raise a StoreError naming ``where`` if the bucket of ``root`` cannot be seen; errors of the file system
+    itself (credentials, endpoint, network) are reported as such."""
+    bucket = root.strip("/").split("/", 1)[0]
+    try:
+        fs.invalidate_cache()
+        exists = fs.exists(bucket)
+    except Exception as exc:  # noqa: BLE001 - credentials, endpoint, network: the file system's error says which
+        raise StoreError(
+            f"Cannot use {where}: {type(exc).__name__}: {exc}. Fix: check the URL, the credentials "
+            "(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE) and, for an S3-compatible server, "
+            "AWS_ENDPOINT_URL_S3."
+        ) from None
+    if not exists:
+        raise StoreError(
+            f"Cannot use {where}: the bucket {bucket!r} does not exist, or these credentials cannot see it. "
+            "Fix: create the bucket, or correct the URL or the credentials (storage options)."
+        )

@@ -30,19 +30,6 @@ class Promoted(NamedTuple):
     copied: bool  # False: the target already held this value (and the ref)
 
 
-def open_store(where: str | Store) -> Store:
-    """A store given as itself, an fsspec URL (``s3://bucket/dds``) or a local store's folder."""
-    if isinstance(where, Store):
-        return where
-    from . import create_store
-
-    if not isinstance(where, (str, os.PathLike)):
-        raise StoreError(f"dds.promote(..., to={where!r}): give a store, an fsspec URL such as s3://bucket/dds, or "
-                         f"a folder.")
-    where = os.fspath(where)
-    return create_store("fsspec", url=where) if "://" in where else create_store("local", internal_dir=where)
-
-
 def promote(path: str, source: Store, target: Store) -> Promoted:
     """Make ``target`` hold ``path`` exactly as ``source`` does: the value, its metadata and the ref."""
     path = validate_path(path)

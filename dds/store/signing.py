@@ -21,6 +21,7 @@ import logging
 import os
 from typing import Any
 
+from .. import options
 from ..errors import StoreError
 
 log = logging.getLogger("dds.store")
@@ -52,10 +53,11 @@ def check_key(value: Any) -> bytes | None:
     return value
 
 
+options.declare("signing_key", check_key)  # dds.set_option("signing_key", ...) is validated here
+
+
 def current_key() -> bytes | None:
     """The option if set, else ``$DDS_SIGNING_KEY``, else None."""
-    from .. import options
-
     key = options.get_option("signing_key")
     if key is None:
         key = check_key(os.environ.get("DDS_SIGNING_KEY") or None)

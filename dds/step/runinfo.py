@@ -19,8 +19,8 @@ import types
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from ._version import __version__
-from .errors import ArgumentError, DDSError
+from .._version import __version__
+from ..errors import ArgumentError, DDSError
 
 _run_info_fn: Callable[[], dict] | None = None
 _MAX_USER_MODULES = 200  # bound on the walk through the user's own modules when collecting versions
@@ -169,7 +169,7 @@ def _imported_module_names(module: types.ModuleType | None) -> set[str]:
 @functools.lru_cache(maxsize=None)
 def _distributions() -> dict[str, list[str]]:
     try:  # the signature's cached map (a full scan costs a fresh process 0.1-1 s)
-        from .signature.modules import _distributions as cached
+        from ..signature.modules import _distributions as cached
 
         return cached()
     except Exception:  # noqa: BLE001 - broken metadata of one distribution must not matter

@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Callable
 
-from .errors import ArgumentError
+from ..errors import ArgumentError
 
 
 def import_pipeline(spec: str) -> Callable:

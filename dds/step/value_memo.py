@@ -44,7 +44,7 @@ def bound(cache_objects: bool | int | None) -> None:
     elif isinstance(cache_objects, int):
         capacity = None if cache_objects < 0 else cache_objects
     else:
-        from .errors import ArgumentError
+        from ..errors import ArgumentError
 
         raise ArgumentError(
             f"dds.set_store(cache_objects={cache_objects!r}): expected None, True, False or an int (0: hold no "

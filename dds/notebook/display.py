@@ -15,17 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import api
-from .errors import ArgumentError, DamagedDataError, NotFoundError
-from .paths import validate_path
-from .plan import Plan
-
-
-def _describe() -> Any:
-    """:mod:`dds.cli.describe`, imported when first needed (the ``dds.cli`` package imports click)."""
-    from .cli import describe
-
-    return describe
+from .. import session
+from ..signature.identity import function_name
+from ..errors import ArgumentError, DamagedDataError, NotFoundError
+from ..paths import validate_path
+from ..pipeline import lineage, metadata
+from ..pipeline.plan import Plan
 
 
 _RUN_FIELDS = ("started", "duration_s", "host", "user", "python", "dds", "git_commit", "git_dirty")
@@ -48,10 +43,9 @@ class ValueInfo:
     meta: dict = field(default_factory=dict, repr=False)  # the raw metadata
 
     def _rows(self) -> list[tuple[str, str]]:
-        describe = _describe()
         return [("path", self.path), ("function", str(self.function)), ("signature", self.signature),
-                ("codec", str(self.codec)), ("size", describe.human_size(self.size)),
-                ("stored", f"{self.stored_at} ({describe.age(self.stored_at)})")]
+                ("codec", str(self.codec)), ("size", metadata.human_size(self.size)),
+                ("stored", f"{self.stored_at} ({metadata.age(self.stored_at)})")]
 
     def __repr__(self) -> str:
         lines = [f"{key + ':':<11}{value}" for key, value in self._rows()]
@@ -90,9 +84,8 @@ def _run_items(run: dict) -> list[tuple[str, Any]]:
 def info(path: str) -> ValueInfo:
     """What the store holds at ``path`` (like ``dds show PATH``): signature, function, when, how long, where,
     and the upstream paths it depends on. Shown as a table in Jupyter. NotFoundError if nothing is stored."""
-    describe = _describe()
     path = validate_path(path)
-    store = api.get_store()
+    store = session.current_store()
     sig = store.get_ref(path)
     meta = store.read_meta(sig) if sig is not None else None
     if meta is None:
@@ -100,12 +93,12 @@ def info(path: str) -> ValueInfo:
             f"Nothing is stored at {path} in the {store.describe()}. Fix: run the step that keeps it "
             f"(dds.keep({path!r}, fn), a @dds.data_function({path!r}) or a `%%dds {path}` cell) first."
         )
-    found = describe.lineage(meta, _stored_meta(store))
+    found = lineage.lineage(meta, _stored_meta(store))
     run = meta.get("run") if isinstance(meta.get("run"), dict) else {}
     return ValueInfo(
         path=path, signature=sig, function=meta.get("function"), codec=meta.get("codec"),
-        size=describe.blob_size(meta), stored_at=meta.get("stored_at"), run=dict(run),
-        upstream=[(up.path, describe.upstream_note(up, store.get_ref(up.path))) for up in found.upstream],
+        size=metadata.blob_size(meta), stored_at=meta.get("stored_at"), run=dict(run),
+        upstream=[(up.path, lineage.upstream_note(up, store.get_ref(up.path))) for up in found.upstream],
         code=list(found.functions), meta=meta,
     )
 
@@ -134,13 +127,13 @@ class PipelineGraph:
 
     def to_dot(self) -> str:
         """The graph in Graphviz's dot language (needs only pydotplus)."""
-        from .graph import to_dot
+        from ..pipeline.drawing import to_dot
 
         return to_dot(self.plan).to_string()
 
     def save(self, filename: str | os.PathLike) -> str:
         """Write the graph to ``filename`` (.svg, .png or .dot, from the extension) and return its name."""
-        from .graph import export_graph
+        from ..pipeline.drawing import export_graph
 
         return export_graph(self.plan, filename)
 
@@ -149,13 +142,13 @@ class PipelineGraph:
         if self._svg is None:
             if shutil.which("dot") is None:
                 return None
-            from .graph import to_dot
+            from ..pipeline.drawing import to_dot
 
             self._svg = to_dot(self.plan).create(prog="dot", format="svg").decode("utf-8")
         return self._svg
 
     def __repr__(self) -> str:
-        from .graph import legend_lines
+        from ..pipeline.drawing import legend_lines
 
         note = "" if shutil.which("dot") else "\n(install Graphviz's `dot` to see this graph drawn in Jupyter)"
         statuses = list(dict.fromkeys(step.status for step in self.plan.steps.values()))
@@ -168,9 +161,9 @@ def graph(pipeline: Callable, *args: Any, **kwargs: Any) -> PipelineGraph:
     """Plan ``pipeline(*args, **kwargs)`` without running anything and draw it: one box per kept path, coloured
     by what an evaluation would do (fresh, will run, may run), arrows from upstream paths. Shown as SVG in
     Jupyter; ``.save("pipeline.svg")`` writes it to a file."""
-    from .plan import make_plan
+    from ..pipeline.plan import make_plan
 
     if not callable(pipeline):
         raise ArgumentError(f"dds.graph needs the pipeline function, got {type(pipeline).__name__} {pipeline!r}. "
                             "Fix: dds.graph(my_pipeline, *its_arguments).")
-    return PipelineGraph(make_plan(pipeline, args, kwargs, api.get_store()), api.function_name(pipeline))
+    return PipelineGraph(make_plan(pipeline, args, kwargs, session.current_store()), function_name(pipeline))

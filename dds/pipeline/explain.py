@@ -11,8 +11,9 @@ from __future__ import annotations
 import sys
 from typing import Iterable
 
-from .errors import NotFoundError
-from .inputs.preview import describe_change
+from .. import session
+from ..errors import NotFoundError
+from ..inputs.preview import describe_change
 
 
 def _label(key: str) -> str:
@@ -94,7 +95,7 @@ def _where(where: str) -> str:
     """Where a unit's code is, for people: a notebook cell is named by its number (``In [3], line 1``)."""
     if "IPython" not in sys.modules:
         return where
-    from .notebook import cell_location
+    from .cells import cell_location
 
     return cell_location(where)
 
@@ -188,7 +189,7 @@ def explain_stored_history(store, path: str) -> str:
 
 
 def explain_decision(store, path: str, decision) -> str:
-    """Explain an ``api.Decision``: the stored tree at its old signature against its current tree."""
+    """Explain an ``session.Decision``: the stored tree at its old signature against its current tree."""
     old_meta = store.read_meta(decision.old_sig) if decision.old_sig else None
     old_tree = (old_meta or {}).get("tree")
     if decision.new_sig is None:  # arguments known only at run time: compare the code part only
@@ -212,16 +213,15 @@ def _about_arguments(path: str, line: str) -> bool:
 
 def explain_path(store, path: str, pipeline: str | None = None) -> str:
     """``dds why PATH``: with a pipeline, why it would re-run now; without, why its last value changed."""
-    from . import api
-    from .paths import validate_path
+    from ..paths import validate_path
 
     path = validate_path(path)
     if pipeline is None:
         return explain_stored_history(store, path)
-    from .pipeline_ref import import_pipeline
+    from .reference import import_pipeline
     from .plan import make_plan
 
     plan = make_plan(import_pipeline(pipeline), (), {}, store)
     if path not in plan.steps:
         raise NotFoundError(f"Pipeline {pipeline} does not keep {path}; it keeps: {', '.join(plan.steps) or 'nothing'}.")
-    return explain_decision(store, path, api.decisions[path])
+    return explain_decision(store, path, session.decisions[path])

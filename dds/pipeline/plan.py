@@ -23,13 +23,14 @@ import types
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .overlaps import check_plan
-from .store.content import content_digest
-from .paths import validate_path
-from .signature import call_signature, is_user_module, resolve_chain
-from .signature.graph import function_shape
-from .signature.identity import function_identity
-from .signature.source import function_node
+from .. import session
+from ..step.overlaps import check_plan
+from ..store.content import content_digest
+from ..paths import validate_path
+from ..signature import call_signature, is_user_module, resolve_chain
+from ..signature.graph import function_shape
+from ..signature.identity import function_identity, function_name
+from ..signature.source import function_node
 
 FRESH, WILL_RUN, MAY_RUN, RAN, LOADED = "fresh", "will run", "may run", "ran", "loaded"
 UNDECIDED = "signature decided at run time"  # shown instead of a signature the plan cannot know
@@ -83,9 +84,8 @@ class _Site:
 
 
 def _is_api(obj: Any, name: str) -> bool:
-    from . import api
-
-    return obj is getattr(api, name)
+    """``dds.keep`` / ``dds.load`` however the code names them: both carry a marker attribute."""
+    return getattr(obj, f"__dds_{name}__", False) is True
 
 
 def _unwrap(obj: Any) -> Any:
@@ -274,8 +274,6 @@ def _local_names(node: ast.AST, nodes: list[ast.AST]) -> set[str]:
 
 def make_plan(fn: Callable, args: tuple, kwargs: dict, store: Any) -> Plan:
     """Statically plan an evaluation of ``fn(*args, **kwargs)`` against ``store``."""
-    from . import api
-
     discovery = _Discovery()
     root = _unwrap(fn)
     root_site = None
@@ -286,7 +284,7 @@ def make_plan(fn: Callable, args: tuple, kwargs: dict, store: Any) -> Plan:
     bound = _bind_root_arguments(root, args, kwargs)
 
     plan = Plan()
-    check_plan(store, {s.path: api.function_name(s.callee) for s in discovery.sites})  # before anything runs
+    check_plan(store, {s.path: function_name(s.callee) for s in discovery.sites})  # before anything runs
     loads: dict[str, list[tuple[str, str | None]]] = {}  # path -> the refs its exact signature read
     # Signatures go through the per-process memo: the run that follows re-checks them instead of rebuilding.
     signature_of = functools.partial(call_signature, load_sig=store.get_ref,
@@ -295,7 +293,7 @@ def make_plan(fn: Callable, args: tuple, kwargs: dict, store: Any) -> Plan:
         if site.path in plan.steps:  # the same path kept twice: the later site wins the plan
             plan.steps.pop(site.path)
         where = f"{site.caller.__code__.co_filename}:{getattr(site.call, 'lineno', site.caller.__code__.co_firstlineno)}"
-        name = function_identity(site.callee) if site.callee is not None else api.function_name(site.callee)
+        name = function_identity(site.callee) if site.callee is not None else function_name(site.callee)
         step = Step(site.path, name, where, upstream=list(dict.fromkeys(site.upstream)))
         plan.steps[site.path] = step
         if site is root_site:
@@ -315,27 +313,27 @@ def make_plan(fn: Callable, args: tuple, kwargs: dict, store: Any) -> Plan:
             signature = signature_of(site.path, site.callee, tuple(values), kw)
             step.sig, step.exact_sig = signature.sig, True
             loads[site.path] = _loads_read(signature.tree)
-            api.decisions[site.path] = api.Decision(store.get_ref(site.path), signature.sig, signature)
+            session.decisions[site.path] = session.Decision(store.get_ref(site.path), signature.sig, signature)
             if store.read_meta(signature.sig) is not None:
                 step.status = FRESH
             else:
                 step.status, step.reason = WILL_RUN, _reason_for_new(store, site.path)
             continue
         step.status, step.reason, tree = _compare_code(signature_of(site.path, site.callee, (), {}).tree, store, site)
-        api.decisions[site.path] = api.Decision(store.get_ref(site.path), None, tree, step.reason)
+        session.decisions[site.path] = session.Decision(store.get_ref(site.path), None, tree, step.reason)
     _propagate(plan)
-    _drop_inexact_signatures(plan, loads, store, api.decisions)
+    _drop_inexact_signatures(plan, loads, store, session.decisions)
     _propagate(plan)  # a step that became "may run" above makes its fresh downstream "may run" too
     for path, step in plan.steps.items():
-        if step.reason.startswith("upstream") and path in api.decisions:
-            api.decisions[path].note = f"upstream {step.reason[len('upstream '):]}"
+        if step.reason.startswith("upstream") and path in session.decisions:
+            session.decisions[path].note = f"upstream {step.reason[len('upstream '):]}"
     return plan
 
 
 def _loads_read(tree: dict) -> list[tuple[str, str | None]]:
     """Every ``dds.load("/p")`` a signature tree read the store's ref for, as (path, the ref it read).
     Loads of paths kept inside the same call are not listed: the signature covers their code instead."""
-    from .signature.digest import digest
+    from ..signature.digest import digest
 
     found = []
     for unit in tree["units"].values():

@@ -1,4 +1,5 @@
-"""Where Spark finds a file that dds sees through fsspec: the one mapping shared by stores and codecs.
+"""fsspec file systems as dds sees them: protocol names, and where Spark finds a file dds reaches through
+fsspec (the one mapping shared by stores, codecs and inputs). A leaf: imports nothing of dds.
 
 Spark reads and writes through Hadoop file systems, whose URI schemes differ from fsspec's: S3 is
 ``s3a://``, Databricks' FUSE mount ``/dbfs/x`` is ``dbfs:/x``, and a local path is ``file:///x``.
@@ -10,6 +11,19 @@ import os
 from typing import Any
 
 DEFAULT_DBFS_ROOT = "/dbfs"
+#: Protocols whose root is a bucket (a typo there is a missing bucket, not a folder to create).
+OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "adl", "oss", "oci", "r2", "cos", "tos"})
+
+
+def protocols(fs: Any) -> tuple[str, ...]:
+    """``fs.protocol`` as a tuple (fsspec gives a str or a tuple)."""
+    protocol = getattr(fs, "protocol", ())
+    return (protocol,) if isinstance(protocol, str) else tuple(protocol)
+
+
+def is_local(fs: Any) -> bool:
+    """Whether ``fs`` is the local file system (paths on it are paths of this machine)."""
+    return bool({"file", "local"} & set(protocols(fs)))
 
 
 def dbfs_root() -> str:
@@ -19,15 +33,15 @@ def dbfs_root() -> str:
 
 def spark_uri(fs: Any, path: str) -> str | None:
     """The URI Spark uses for ``path`` on the fsspec file system ``fs``; None if Spark cannot reach it."""
-    protocols = fs.protocol if isinstance(fs.protocol, (tuple, list)) else (fs.protocol,)
-    if "file" in protocols or "local" in protocols:
+    names = protocols(fs)
+    if is_local(fs):
         absolute = os.path.abspath(path)
         root = dbfs_root()
         if absolute == root or absolute.startswith(root + "/"):
             return "dbfs:" + (absolute[len(root):] or "/")
         return "file://" + absolute
-    if "s3" in protocols or "s3a" in protocols:
+    if "s3" in names or "s3a" in names:
         return "s3a://" + path.split("://", 1)[-1]
-    if "memory" in protocols:
+    if "memory" in names:
         return None
     return fs.unstrip_protocol(path)

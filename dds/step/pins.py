@@ -11,15 +11,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .errors import NotFoundError
-from .paths import validate_path
+from .. import session
+from ..errors import NotFoundError
+from ..paths import validate_path
 
 
 def pin(path: str | os.PathLike[str]) -> str:
     """Pin the value ``path`` holds now; returns its signature. It stays pinned when the path moves on."""
-    from .api import get_store
-
-    return pin_in(get_store(), validate_path(path))[0]
+    return pin_in(session.current_store(), validate_path(path))[0]
 
 
 def pin_in(store: Any, path: str) -> tuple[str, bool]:
@@ -35,6 +34,4 @@ def pin_in(store: Any, path: str) -> tuple[str, bool]:
 
 def unpin(path: str | os.PathLike[str]) -> list[str]:
     """Remove the pins of ``path``; returns the signatures that were pinned (``gc`` may delete them now)."""
-    from .api import get_store
-
-    return get_store().unpin(validate_path(path))
+    return session.current_store().unpin(validate_path(path))

@@ -20,9 +20,9 @@ import tokenize
 import types
 from typing import Any
 
-from .api import keep
-from .errors import ArgumentError
-from .paths import validate_path
+from ..api import keep
+from ..errors import ArgumentError
+from ..paths import validate_path
 
 _CELL_FUNCTION = "dds_cell"
 _INDENT = "\t"  # a tab shifts every indentation level by exactly one stop, whatever mix of tabs/spaces the cell uses
@@ -216,26 +216,3 @@ def _lines_inside_strings(cell: str) -> set[int]:
         elif token.type == fstring_end and starts:
             inside.update(range(starts.pop() + 1, token.end[0] + 1))
     return inside
-
-
-# ------------------------------------------------------------------------------------- cells, by number
-def cell_location(where: str) -> str:
-    """``/tmp/ipykernel_1614/3482856672.py:12`` -> ``In [3], line 12``: a place in a notebook cell as the
-    notebook shows it. Only for display (``dds.why``); signatures never contain cell numbers. A file this
-    kernel did not compile (another session's cell, a module) is returned unchanged."""
-    filename, sep, line = where.rpartition(":")
-    if not sep or not line.isdigit():
-        filename, line = where, ""
-    number = _cell_number(filename)
-    if number is None:
-        return where
-    return f"In [{number}], line {line}" if line else f"In [{number}]"
-
-
-def _cell_number(filename: str) -> int | None:
-    """The execution count of the cell IPython compiled under ``filename``, if this kernel did."""
-    ipython_module = sys.modules.get("IPython")
-    shell = ipython_module.get_ipython() if ipython_module is not None else None
-    numbers = getattr(getattr(shell, "compile", None), "_filename_map", None)
-    number = numbers.get(filename) if isinstance(numbers, dict) else None
-    return number if isinstance(number, int) and number > 0 else None

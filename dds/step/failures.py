@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import logging
 
+from ..errors import DDSError
+from ..options import get_option
+
 log = logging.getLogger("dds")
 
 _NOTE_PREFIX = "dds: nothing was stored for "
@@ -67,3 +70,12 @@ def _set_note(exc: BaseException, note: str) -> None:
             notes.append(note)
     except (AttributeError, TypeError):  # __notes__ is not a list, or cannot be set: the log has it
         pass
+
+
+def without_dds_frames(exc: DDSError) -> DDSError:
+    """A signature error raised deep in dds's own code, shown from the user's ``keep`` line: the message names
+    the path, the function and the fix; frames inside dds/signature/ would only bury it.
+    ``dds.set_option("extra_debug", True)`` keeps them, for reports about dds itself."""
+    if not get_option("extra_debug"):
+        exc.__traceback__ = None
+    return exc

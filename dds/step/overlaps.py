@@ -15,8 +15,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .errors import OverlappingPathError, PathError
-from .paths import overlap_of, validate_path
+from ..errors import OverlappingPathError, PathError
+from ..paths import overlap_of, validate_path
 
 _running = threading.local()  # .paths: paths whose function runs now on this thread, outermost first
 

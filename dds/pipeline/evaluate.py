@@ -13,8 +13,10 @@ import sys
 import threading
 from typing import Any, Callable, Iterable
 
-from . import api
-from .errors import ArgumentError, DDSError, DDSErrorCode
+from .. import session
+from ..signature.identity import function_name
+from ..step.failures import without_dds_frames
+from ..errors import ArgumentError, DDSError, DDSErrorCode
 from .plan import LOADED, RAN, Plan, make_plan
 
 log = logging.getLogger("dds")
@@ -67,22 +69,22 @@ def evaluate(fn: Callable, args: tuple, kwargs: dict, *, export_graph: str | Non
         raise ArgumentError(f"dds.eval needs a function, got {type(fn).__name__} {fn!r}.")
     if getattr(_active, "fn", None) is not None:
         raise DDSError(
-            f"dds.eval({api.function_name(fn)}) was called while dds.eval({api.function_name(_active.fn)}) is "
+            f"dds.eval({function_name(fn)}) was called while dds.eval({function_name(_active.fn)}) is "
             "running. Fix: call the inner pipeline function directly (its keeps still cache), or move the "
             "inner dds.eval out of the pipeline.", code=DDSErrorCode.EVAL_IN_EVAL
         )
     selected = ProcessingStage.parse(stages)
     if dont_eval:
         selected.discard(ProcessingStage.EVAL)
-    store = api.get_store()
+    store = session.current_store()
     try:
         plan = make_plan(fn, args, kwargs, store)
-    except DDSError as exc:  # shown from the user's eval line, as keep shows its errors (api._without_dds_frames)
-        raise api._without_dds_frames(exc) from exc.__cause__
+    except DDSError as exc:  # shown from the user's eval line, as keep shows its errors (step.failures.without_dds_frames)
+        raise without_dds_frames(exc) from exc.__cause__
     if on_plan is not None:
         on_plan(plan)
     if extra_debug or ProcessingStage.EVAL not in selected:
-        log.info("dds: plan for %s:\n%s", api.function_name(fn), plan.to_text())
+        log.info("dds: plan for %s:\n%s", function_name(fn), plan.to_text())
     if ProcessingStage.EVAL not in selected:
         _export(plan, export_graph)
         return plan
@@ -98,11 +100,11 @@ def evaluate(fn: Callable, args: tuple, kwargs: dict, *, export_graph: str | Non
             progress.set_postfix_str(f"{what} {path}", refresh=False)
             progress.update(1)
 
-    api.observers.append(observer)
+    session.observers.append(observer)
     try:
         result = fn(*args, **kwargs)
     finally:
-        api.observers.remove(observer)
+        session.observers.remove(observer)
         _active.fn = None
         if progress is not None:
             progress.close()
@@ -133,6 +135,6 @@ def _record(plan: Plan, happened: dict) -> None:
 
 def _export(plan: Plan, export_graph: str | None) -> None:
     if export_graph is not None:
-        from .graph import export_graph as write
+        from .drawing import export_graph as write
 
         write(plan, export_graph)

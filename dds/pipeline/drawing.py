@@ -10,7 +10,7 @@ import os
 import shutil
 from typing import Any
 
-from .errors import DDSError
+from ..errors import DDSError
 from .plan import Plan
 
 COLOURS = {  # fill colour per status; a legend is part of the graph
@@ -117,11 +117,11 @@ def export_graph(plan: Plan, filename: str | os.PathLike) -> str:
 
 def plan_pipeline(pipeline: str, store: Any = None) -> Plan:
     """The plan of the pipeline named ``module:function`` (imported, never run) on ``store``."""
-    from . import api
-    from .pipeline_ref import import_pipeline
+    from .. import session
+    from .reference import import_pipeline
     from .plan import make_plan
 
-    return make_plan(import_pipeline(pipeline), (), {}, store or api.get_store())
+    return make_plan(import_pipeline(pipeline), (), {}, store or session.current_store())
 
 
 def export_pipeline_graph(pipeline: str, filename: str, store: Any = None) -> str:
