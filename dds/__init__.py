@@ -9,10 +9,10 @@ docs/notebooks.md).
 """
 
 from ._version import __version__
-from .api import (data_function, dds_function, eval, get_store, keep, load, load_ipython_extension, promote,
-                  set_store, unload_ipython_extension, why)
+from .api import data_function, dds_function, eval, get_store, keep, load, promote, set_store, why
 from .codecs import register_codec
 from .notebook.display import graph, info
+from .notebook.magic import load_ipython_extension, unload_ipython_extension  # %load_ext dds
 from .errors import (
     ArgumentError,
     CodecError,

@@ -323,21 +323,6 @@ def _source_file(fn: Callable) -> str | None:
     return code.co_filename if code is not None else None
 
 
-def load_ipython_extension(ipython: object) -> None:  # IPython's InteractiveShell
-    """``%load_ext dds``: the ``%%dds /path`` cell magic and dds's messages under each cell (dds.notebook.magic)."""
-    from .notebook.magic import load_ipython_extension as load
-
-    load(ipython)
-
-
-def unload_ipython_extension(ipython: object) -> None:
-    """``%unload_ext dds``: stop printing dds's messages under cells."""
-    from .notebook.magic import unload_ipython_extension as unload
-
-    unload(ipython)
-
-
-
 def promote(path: str, to: "Store | str", from_: "Store | str | None" = None) -> "Promoted":
     """Copy ``path``'s value, metadata and ref from the current store (or ``from_``) to ``to`` (a store, an
     fsspec URL such as ``"s3://team-bucket/dds"``, or a local store's folder): byte for byte, verified against

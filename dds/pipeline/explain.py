@@ -1,7 +1,7 @@
 """Explain, in words, why a path's signature changed: a diff of two signature trees.
 
 A signature tree (stored in every value's metadata) lists each unit of code the call reached, with its
-code digest and what it read: ``[name, token, unit keys reached, preview]``. Walking two trees from their
+code digest and what it read (``signature.tree.Dep``: name, token, unit keys reached, preview). Walking two trees from their
 roots and following only the dependencies whose tokens differ finds exactly the edits that matter, e.g.
 ``fit -> scale: body changed (pipe/util.py:12)`` or ``fit: constant SCALE 3 -> 4``.
 """
@@ -14,6 +14,7 @@ from typing import Iterable
 from .. import session
 from ..errors import NotFoundError
 from ..inputs.preview import describe_change
+from ..signature import tree as trees
 
 
 def _label(key: str) -> str:
@@ -29,10 +30,10 @@ def diff_trees(old: dict, new: dict) -> list[str]:
     """Every difference between two signature trees, one line each, most upstream cause last."""
     if old.get("scheme") != new.get("scheme"):
         return [f"the signature scheme changed ({old.get('scheme')} -> {new.get('scheme')})"]
-    old_units, new_units = old["units"], new["units"]
+    old_units, new_units = trees.units(old), trees.units(new)
     lines: list[str] = []
     seen: set[tuple[str, str]] = set()
-    todo: list[tuple[str, str, tuple[str, ...]]] = [(old["root"], new["root"], ())]
+    todo: list[tuple[str, str, tuple[str, ...]]] = [(trees.root_key(old), trees.root_key(new), ())]
     while todo:
         old_key, new_key, trail = todo.pop(0)
         if (old_key, new_key) in seen:
@@ -45,16 +46,16 @@ def diff_trees(old: dict, new: dict) -> list[str]:
         prefix = " -> ".join(here)
         if a.get("code") != b.get("code"):
             lines.append(f"{prefix}: code changed ({_where(b.get('where', '?'))})")
-        old_deps = {d[0]: d for d in a["deps"]}
-        new_deps = {d[0]: d for d in b["deps"]}
+        old_deps = {d.name: d for d in trees.deps(a)}
+        new_deps = {d.name: d for d in trees.deps(b)}
         for name in new_deps.keys() - old_deps.keys():
             lines.append(f"{prefix}: now reads {name}{_value(new_deps[name])}")
         for name in old_deps.keys() - new_deps.keys():
             lines.append(f"{prefix}: no longer reads {name}")
-        for name in [d[0] for d in b["deps"] if d[0] in old_deps]:
+        for name in [d.name for d in trees.deps(b) if d.name in old_deps]:
             before, after = old_deps[name], new_deps[name]
-            old_refs, new_refs = before[2] or [], after[2] or []
-            if before[1] == after[1] and old_refs == new_refs and not _any_changed(old_refs, new_refs, old_units, new_units):
+            old_refs, new_refs = before.refs, after.refs
+            if before.token == after.token and old_refs == new_refs and not _any_changed(old_refs, new_refs, old_units, new_units):
                 continue
             if old_refs and new_refs and len(old_refs) == len(new_refs):
                 for o, n in zip(old_refs, new_refs):
@@ -62,15 +63,15 @@ def diff_trees(old: dict, new: dict) -> list[str]:
                         lines.append(f"{prefix}: {name} now refers to {_label(n)} instead of {_label(o)}")
                     else:
                         todo.append((o, n, here))
-                if before[1] != after[1] and not _any_changed(old_refs, new_refs, old_units, new_units):
+                if before.token != after.token and not _any_changed(old_refs, new_refs, old_units, new_units):
                     lines.append(f"{prefix}: {_describe(name)} changed")
-            elif name.startswith("load("):
-                lines.append(f"{prefix}: upstream {name[5:-1]} changed "
-                             f"({_short(before[3])} -> {_short(after[3])})")
-            elif (files := describe_change(before[3], after[3])) is not None:  # dds.File: size and digest
+            elif (path := trees.load_path(after)) is not None:
+                lines.append(f"{prefix}: upstream {path} changed "
+                             f"({_short(before.preview)} -> {_short(after.preview)})")
+            elif (files := describe_change(before.preview, after.preview)) is not None:  # dds.File: size, digest
                 lines.append(f"{prefix}: {_describe(name)} changed: {files}")
-            elif before[3] is not None or after[3] is not None:
-                lines.append(f"{prefix}: {_describe(name)} changed {before[3]} -> {after[3]}")
+            elif before.preview is not None or after.preview is not None:
+                lines.append(f"{prefix}: {_describe(name)} changed {before.preview} -> {after.preview}")
             else:
                 lines.append(f"{prefix}: {_describe(name)} changed")
     return lines
@@ -81,13 +82,12 @@ def _identical_upstreams(old: dict | None, new: dict | None) -> list[str]:
     same token, another signature at the path)."""
     if not old or not new:
         return []
-    before = {d[0]: d for unit in old.get("units", {}).values() for d in unit["deps"] if d[0].startswith("load(")}
+    before = {dep.name: dep for _path, dep in trees.loads(old)}
     found = []
-    for unit in new.get("units", {}).values():
-        for name, token, _, read in unit["deps"]:
-            was = before.get(name)
-            if was is not None and was[1] == token and was[3] != read and name[5:-1] not in found:
-                found.append(name[5:-1])
+    for path, dep in trees.loads(new):
+        was = before.get(dep.name)
+        if was is not None and was.token == dep.token and was.preview != dep.preview and path not in found:
+            found.append(path)
     return found
 
 
@@ -104,21 +104,21 @@ def _any_changed(old_refs: Iterable[str], new_refs: Iterable[str], old_units: di
     return any(old_units.get(o, {}).get("sig") != new_units.get(n, {}).get("sig") for o, n in zip(old_refs, new_refs))
 
 
-_SPECIAL = {"(defaults)": "default argument values", "(bases)": "base classes",
-            "arguments": "the arguments", "keyword arguments": "the keyword arguments"}
+_SPECIAL = {trees.DEFAULTS: "default argument values", trees.BASES: "base classes",
+            trees.ARGUMENTS: "the arguments", trees.KEYWORD_ARGUMENTS: "the keyword arguments"}
 
 
 def _describe(name: str) -> str:
     """How a dependency name from the tree reads in a sentence."""
     if name in _SPECIAL:
         return _SPECIAL[name]
-    if name.startswith("(attribute) "):
-        return "class attribute " + name[len("(attribute) "):]
+    if name.startswith(trees.attribute_label("")):
+        return "class attribute " + name[len(trees.attribute_label("")):]
     return name
 
 
-def _value(dep: list) -> str:
-    return f" = {dep[3]}" if dep[3] is not None else ""
+def _value(dep: trees.Dep) -> str:
+    return f" = {dep.preview}" if dep.preview is not None else ""
 
 
 def _short(sig: str | None) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..signature import tree as trees
+
 @dataclass
 class Upstream:
     """One upstream path of a value and how the value depends on it."""
@@ -34,8 +36,8 @@ def lineage(meta: dict, stored: dict[str, dict]) -> Lineage:
     Walks the signature tree from its root and stops at functions kept at other paths (their own upstream
     is their lineage, not this value's).
     """
-    tree = meta.get("tree") if isinstance(meta.get("tree"), dict) else {}
-    units = tree.get("units") if isinstance(tree.get("units"), dict) else {}
+    tree = meta.get("tree")
+    units = trees.units(tree)
     own_path = meta.get("path")
     kept_at: dict[str, list[str]] = {}
     for path, other in stored.items():
@@ -44,8 +46,8 @@ def lineage(meta: dict, stored: dict[str, dict]) -> Lineage:
             kept_at.setdefault(function, []).append(path)
     result = Lineage()
     seen: set[str] = set()
-    root = tree.get("root")
-    todo = [(root, True, "")] if isinstance(root, str) else []
+    root = trees.root_key(tree)
+    todo = [(root, True, "")] if root is not None else []
     found: dict[tuple[str, str], Upstream] = {}
     while todo:
         key, is_own, caller = todo.pop()
@@ -60,20 +62,17 @@ def lineage(meta: dict, stored: dict[str, dict]) -> Lineage:
             for path in kept_at[function]:
                 found.setdefault((path, "calls"), Upstream(path, "calls", caller, function, exact=False))
             continue
-        for dep in unit.get("deps") or []:
-            if not isinstance(dep, list) or len(dep) < 2 or not isinstance(dep[0], str):
-                continue
-            name, token = dep[0], dep[1]
-            refs = _ref_keys(dep[2] if len(dep) > 2 else None)
-            if name.startswith("load(") and name.endswith(")"):
-                path = name[len("load("):-1]
-                read = dep[3] if len(dep) > 3 and isinstance(dep[3], str) else None
+        for dep in trees.deps(unit):
+            name, token, refs = dep.name, dep.token, dep.refs
+            path = trees.load_path(dep)
+            if path is not None:
+                read = dep.preview if isinstance(dep.preview, str) else None
                 found.setdefault((path, "load"), Upstream(path, "load", _label(key, function), read_sig=read))
                 continue
             for path in _data_function_paths(token, refs, stored):
                 found[(path, "calls")] = Upstream(path, "calls", _label(key, function), refs[0].replace(":", ".", 1))
             # the kept call's own function is this value's code, not an upstream
-            todo.extend((ref, key == root and name == "function", _label(key, function)) for ref in refs)
+            todo.extend((ref, key == root and name == trees.FUNCTION, _label(key, function)) for ref in refs)
     for path in meta.get("arguments_from") or []:  # kept values passed to the call (dds/provenance.py)
         if isinstance(path, str):
             found.setdefault((path, "argument"), Upstream(path, "argument", "the call itself"))
@@ -86,21 +85,11 @@ def _kept_function(meta: dict) -> str | None:
     """The function a value was computed by, named as signature trees name it (by its file, see
     dds/signature/identity.py: the same whether it ran as ``__main__`` or imported); else the metadata's
     ``function`` (``module.qualname`` as Python named it)."""
-    tree = meta.get("tree") if isinstance(meta.get("tree"), dict) else {}
-    root = (tree.get("units") or {}).get(tree.get("root")) if isinstance(tree.get("units"), dict) else None
-    for dep in (root or {}).get("deps") or []:
-        if isinstance(dep, list) and len(dep) > 2 and dep[0] == "function":
-            refs = _ref_keys(dep[2])
-            if len(refs) == 1:
-                return refs[0].replace(":", ".", 1)
+    dep = trees.function_dep(meta.get("tree"))
+    if dep is not None and len(dep.refs) == 1:
+        return dep.refs[0].replace(":", ".", 1)
     function = meta.get("function")
     return function if isinstance(function, str) else None
-
-
-def _ref_keys(raw: Any) -> list[str]:
-    if isinstance(raw, str):  # older trees kept a single key
-        return [raw]
-    return [r for r in raw if isinstance(r, str)] if isinstance(raw, list) else []
 
 
 def _label(key: str, function: str) -> str:
@@ -111,11 +100,7 @@ def _data_function_paths(token: Any, refs: list[str], stored: dict[str, dict]) -
     """Paths P for which ``token`` is the token of a data function kept at P (exact, by recomputing it)."""
     if not isinstance(token, str) or len(refs) != 1:
         return []
-    try:
-        from ..signature.digest import digest
-    except ImportError:  # pragma: no cover - the engine's layout changed; fall back to name matching
-        return []
-    return [path for path in stored if digest("data_function", path, "ref:" + refs[0]) == token]
+    return [path for path in stored if trees.data_function_token(path, "ref:" + refs[0]) == token]
 
 
 def upstream_note(up: Upstream, current_sig: str | None) -> str:

@@ -28,7 +28,8 @@ from ..step.overlaps import check_plan
 from ..store.content import content_digest
 from ..paths import validate_path
 from ..signature import call_signature, is_user_module, resolve_chain
-from ..signature.graph import function_shape
+from ..signature import tree as trees
+from ..signature.build import function_shape
 from ..signature.identity import function_identity, function_name
 from ..signature.source import function_node
 
@@ -333,14 +334,7 @@ def make_plan(fn: Callable, args: tuple, kwargs: dict, store: Any) -> Plan:
 def _loads_read(tree: dict) -> list[tuple[str, str | None]]:
     """Every ``dds.load("/p")`` a signature tree read the store's ref for, as (path, the ref it read).
     Loads of paths kept inside the same call are not listed: the signature covers their code instead."""
-    from ..signature.digest import digest
-
-    found = []
-    for unit in tree["units"].values():
-        for name, token, _, read in unit["deps"]:
-            if name.startswith("load(") and token != digest("load-kept-here", name[5:-1]):
-                found.append((name[5:-1], read))
-    return found
+    return [(path, dep.preview) for path, dep in trees.loads(tree) if dep.token != trees.load_kept_here_token(path)]
 
 
 def _drop_inexact_signatures(plan: Plan, loads: dict[str, list[tuple[str, str | None]]], store: Any,
@@ -415,8 +409,8 @@ def _compare_code(current: dict, store: Any, site: _Site) -> tuple[str, str, dic
     meta = store.read_meta(sig) if sig else None
     if meta is None or "tree" not in meta:
         return WILL_RUN, "nothing stored yet", current
-    if _function_sig(meta["tree"]) != _function_sig(current):
-        if _held_before_with_this_code(store, site.path, _function_sig(current)):
+    if trees.function_signature(meta["tree"]) != trees.function_signature(current):
+        if _held_before_with_this_code(store, site.path, trees.function_signature(current)):
             return MAY_RUN, "code changed back to that of an earlier stored value", current
         return WILL_RUN, "code changed", current
     if site.traceable:
@@ -429,15 +423,9 @@ def _held_before_with_this_code(store: Any, path: str, function_sig: tuple) -> b
     the run may load it, so the plan must not say "will run"."""
     for old in store.ref_history(path):
         meta = store.read_meta(old)
-        if meta is not None and "tree" in meta and _function_sig(meta["tree"]) == function_sig:
+        if meta is not None and "tree" in meta and trees.function_signature(meta["tree"]) == function_sig:
             return True
     return False
-
-
-def _function_sig(tree: dict) -> tuple:
-    root = tree["units"][tree["root"]]
-    fn_dep = next(d for d in root["deps"] if d[0] == "function")
-    return fn_dep[1], tuple(tree["units"].get(k, {}).get("sig") for k in fn_dep[2])
 
 
 def _propagate(plan: Plan) -> None:

@@ -1,4 +1,4 @@
-"""The one hash primitive every signature is built from.
+"""The one hash primitive every signature is built from, and every tag it is used with.
 
 A digest is ``blake2b(tag, part, part, ...)`` over a canonical, length-prefixed encoding, so two different
 sequences of parts can never produce the same byte stream. Every node of a signature tree is such a
@@ -10,6 +10,57 @@ from __future__ import annotations
 from hashlib import blake2b
 
 DIGEST_SIZE = 20  # 160 bits: collision-safe for any realistic store, short enough to read in a path
+
+
+class Tag:
+    """Every tag a signature node is hashed under, in one place. The strings are part of the stored format:
+    changing one changes signatures of unchanged code (bump ``tree.SCHEME`` on purpose, never by a rename).
+    A few tags are names taken from the value itself (a unit's kind, ``staticmethod``/``classmethod``, a
+    scalar type's name in ``values.py``)."""
+
+    # the graph (tree.py, merkle.py)
+    UNIT = "unit"
+    MEMBER = "member"
+    COMPONENT = "component"
+    IN_COMPONENT = "in-component"
+    CALL = "call"
+    # code (build.py, normalize.py)
+    FUNCTION = "function"
+    CLASS = "class"
+    MODULE = "module"
+    MODULE_NO_SOURCE = "module-no-source"
+    BYTECODE = "bytecode"
+    AST = "ast"
+    # dds calls and exclusions (build.py)
+    LOAD = "load"
+    LOAD_CONTENT = "load-content"
+    LOAD_KEPT_HERE = "load-kept-here"
+    KEEP = "keep"
+    DATA_FUNCTION = "data_function"
+    IGNORED = "ignored"
+    UNRESOLVED = "unresolved"
+    UNHASHABLE = "unhashable"
+    WRITTEN_ONLY = "written-only"
+    WRITTEN_ONLY_METHOD = "written-only-method"
+    # callables that are not user code (build.py, resolve.py)
+    DDS = "dds"
+    LIBRARY = "library"
+    LIBRARY_CALLABLE = "library-callable"
+    PARTIAL = "partial"
+    METHOD = "method"
+    PROPERTY = "property"
+    BOUND_BUILTIN = "bound-builtin"
+    WRAPPER = "wrapper"
+    # values (values.py)
+    REGISTERED = "registered"
+    ENUM = "enum"
+    BACK_REFERENCE = "back-reference"
+    GLOBAL = "global"
+    REDUCED = "reduced"
+    OPAQUE = "opaque"
+    TYPE = "type"
+    INSTANCE = "instance"
+    SUBCLASS = "subclass"
 
 
 def digest(tag: str, *parts: str | bytes) -> str:

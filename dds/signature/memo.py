@@ -17,8 +17,9 @@ import os
 from typing import Any, Callable
 
 from . import shape_cache
-from .digest import digest
-from .graph import CallSignature, SignatureBuilder, Unit, call_digest, plain_class_attributes
+from .build import SignatureBuilder
+from .resolve import plain_class_attributes
+from .tree import ARGUMENTS, FUNCTION, KEYWORD_ARGUMENTS, CallSignature, Dep, Unit, call_digest, unit_digest
 from .probes import MISSING, Probes, exact_snapshot, generation, identity_suffices, invalidate_all
 from .values import ValueHasher, preview
 
@@ -168,18 +169,18 @@ def _signature_from(entry: _Entry, path: str, fn: Callable, args: tuple, kwargs:
     root = Unit(key=f"call:{path}", kind="call", obj=None, where=path)
     hasher: _Rehasher | None = None
     refs: list[Unit] = []
-    for name, value, empty in (("function", fn, None), ("arguments", args, _EMPTY_ARGS),
-                               ("keyword arguments", kwargs, _EMPTY_KWARGS)):
-        if name == "function" and entry.fn_dep is not None:
-            token, keys = entry.fn_dep[1], entry.fn_dep[2]
+    for name, value, empty in ((FUNCTION, fn, None), (ARGUMENTS, args, _EMPTY_ARGS),
+                               (KEYWORD_ARGUMENTS, kwargs, _EMPTY_KWARGS)):
+        if name == FUNCTION and entry.fn_dep is not None:
+            token, keys = entry.fn_dep.token, entry.fn_dep.refs
         elif not value:
             token, keys = empty, []
         else:
             if hasher is None:
                 hasher = _Rehasher(entry.units)
-            if name == "keyword arguments":
+            if name == KEYWORD_ARGUMENTS:
                 value = dict(sorted(value.items()))
-            elif name == "arguments":
+            elif name == ARGUMENTS:
                 value = tuple(value)
             try:
                 token, keys = hasher.token_and_refs(value)
@@ -187,14 +188,14 @@ def _signature_from(entry: _Entry, path: str, fn: Callable, args: tuple, kwargs:
                 raise _Stale() from None
             if hasher.produced:
                 raise _Stale()  # a data function among the arguments: its path changes what loads mean
-        root.deps.append([name, token, keys, preview(value) if value and name != "function" else None])  # as built
+        root.deps.append(Dep(name, token, keys, preview(value) if value and name != FUNCTION else None))  # as built
         for key in keys:
             unit = entry.by_key[key]
             if unit not in refs:
                 refs.append(unit)
     root.refs = refs
     root.local = call_digest(path, root.deps)
-    root.sig = digest("unit", root.local, *(r.sig for r in refs))
+    root.sig = unit_digest(root.local, [r.sig for r in refs])
     return CallSignature(root.sig, root)
 
 

@@ -17,7 +17,7 @@ import ast
 import pickle
 from dataclasses import dataclass, field
 
-from .digest import digest
+from .digest import Tag, digest
 
 _FUNCTION_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
@@ -469,5 +469,5 @@ def code_shape(node: ast.AST, *, keep_decorators: bool) -> CodeShape:
     node = renamer.visit(node)
     renamer.finish()
     shape = renamer.shape
-    shape.ast_digest = digest("ast", ast.dump(node, annotate_fields=False, include_attributes=False))
+    shape.ast_digest = digest(Tag.AST, ast.dump(node, annotate_fields=False, include_attributes=False))
     return shape

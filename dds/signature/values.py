@@ -33,7 +33,7 @@ from typing import Any, Callable
 
 from ..errors import DDSError, UnhashableValueError
 from . import array_values
-from .digest import digest
+from .digest import Tag, digest
 from .modules import library_version
 from .probes import invalidate_all
 
@@ -131,11 +131,11 @@ class ValueHasher:
                 if not getattr(exc, "dds_located", False):
                     exc.args, exc.dds_located = (self._describe() + str(exc), *exc.args[1:]), True
                 raise
-            return digest("registered", _type_name(tp), self.token(payload))
+            return digest(Tag.REGISTERED, _type_name(tp), self.token(payload))
         if isinstance(value, pathlib.PurePath):
             return digest(_type_name(tp), str(value))
         if isinstance(value, enum.Enum):
-            return digest("enum", self._object_token(tp), value.name)
+            return digest(Tag.ENUM, self._object_token(tp), value.name)
         if isinstance(value, (tuple, list, dict, set, frozenset)):
             return self._container(value)
         token = self._on_object(value)
@@ -150,7 +150,7 @@ class ValueHasher:
         back-reference (its depth), so cyclic structures hash deterministically."""
         key = id(value)
         if key in self._reducing:
-            return digest("back-reference", str(self._reducing.index(key)))
+            return digest(Tag.BACK_REFERENCE, str(self._reducing.index(key)))
         tp = type(value)
         reduce = copyreg.dispatch_table.get(tp)
         try:
@@ -158,7 +158,7 @@ class ValueHasher:
         except Exception:  # noqa: BLE001 - "cannot pickle '_thread.lock' object" and the like
             return self._opaque(value)
         if isinstance(reduction, str):  # a global, pickled by reference: its name is its identity
-            return digest("global", _type_name(tp), reduction)
+            return digest(Tag.GLOBAL, _type_name(tp), reduction)
         if not isinstance(reduction, tuple) or len(reduction) < 2:
             return self._opaque(value)
         self._reducing.append(key)
@@ -170,7 +170,7 @@ class ValueHasher:
                     parts.append(self.token(_canonical_state(part)))
                 else:  # list items, then dict items: iterators
                     parts.append(self.token(None if part is None else list(part)))
-            return digest("reduced", _type_name(tp), *parts)
+            return digest(Tag.REDUCED, _type_name(tp), *parts)
         finally:
             self._reducing.pop()
 
@@ -185,13 +185,13 @@ class ValueHasher:
                 "state re-runs nothing. If its state matters, pass what matters as an argument, or teach dds "
                 "to hash it: dds.register_hasher(%s, lambda obj: <bytes/str/tuple that identifies obj>).",
                 self._describe(), name, _short_repr(value), self._type_expression(tp))
-        return digest("opaque", name, library_version(tp.__module__))
+        return digest(Tag.OPAQUE, name, library_version(tp.__module__))
 
     def _object_token(self, value: Any) -> str:
         token = self._on_object(value)
         if token is None:
             if isinstance(value, type):  # no code-aware callback for classes: identify them by name
-                return digest("type", _type_name(value))
+                return digest(Tag.TYPE, _type_name(value))
             raise self.unhashable(value)
         return token
 
@@ -199,7 +199,7 @@ class ValueHasher:
         parts = [self._object_token(type(value))]
         for name, item in items:
             parts += [name, self.token(item)]
-        return digest("instance", *parts)
+        return digest(Tag.INSTANCE, *parts)
 
     def instance_token(self, value: Any) -> str:
         """Hash an instance of a user class by its class and its attributes (``__dict__``/slots)."""
@@ -243,7 +243,7 @@ class ValueHasher:
         # A subclass (namedtuple, OrderedDict, defaultdict ...): its type is part of what code sees.
         fields = getattr(value, "_fields", None)
         extra = [",".join(fields)] if isinstance(fields, tuple) else []
-        return digest("subclass", self._object_token(tp), *extra, *parts)
+        return digest(Tag.SUBCLASS, self._object_token(tp), *extra, *parts)
 
     def unhashable(self, value: Any) -> UnhashableValueError:
         tp = type(value)

@@ -39,7 +39,7 @@ _MAX_DEPTH = 4
 _CODE = (types.FunctionType, type, types.ModuleType, types.MethodType, types.BuiltinFunctionType)
 _NOTHING: Any = object()
 
-ShapeOf = Callable[[types.CodeType], Any]  # graph.function_shape: CodeShape or None
+ShapeOf = Callable[[types.CodeType], Any]  # build.function_shape: CodeShape or None
 
 
 def only_writes(target: Any, tail: tuple[str, ...], kinds: tuple[str, ...], shape_of: ShapeOf,
