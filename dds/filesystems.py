@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.parse import unquote
 
 DEFAULT_DBFS_ROOT = "/dbfs"
 #: Protocols whose root is a bucket (a typo there is a missing bucket, not a folder to create).
@@ -31,15 +32,42 @@ def dbfs_root() -> str:
     return os.environ.get("DDS_DBFS_ROOT", DEFAULT_DBFS_ROOT).rstrip("/") or "/"
 
 
+def below_dbfs(local: str, root: str | None = None) -> str | None:
+    """The part of the absolute path ``local`` below the DBFS mount (starting with '/'), or None."""
+    root = (root or dbfs_root()).rstrip("/") or "/"
+    if local == root or local.startswith(root.rstrip("/") + "/"):
+        return local[len(root.rstrip("/")):] or "/"
+    return None
+
+
+def dbfs_local(uri: str, root: str | None = None, percent_encoded: bool = False) -> str:
+    """``dbfs:/x`` -> the local path of ``x`` on the FUSE mount (``/dbfs/x``); Spark's URIs are
+    ``percent_encoded``, a user's are not."""
+    root = root or dbfs_root()
+    rest = uri[len("dbfs:"):]
+    rest = (unquote(rest) if percent_encoded else rest).lstrip("/")
+    return os.path.join(root, rest) if rest else root
+
+
+def from_spark_uri(uri: str) -> str:
+    """The path or URL fsspec opens for a URI Spark names (the inverse of ``spark_uri``): Spark's URIs are
+    percent-encoded, DBFS is the local mount, ``s3a://`` is ``s3://``."""
+    if uri.startswith("file:"):
+        return "/" + unquote(uri[len("file:"):]).lstrip("/")
+    if uri.startswith("dbfs:"):
+        return dbfs_local(uri, percent_encoded=True)
+    if uri.startswith("s3a://"):
+        return "s3://" + uri[len("s3a://"):]
+    return uri
+
+
 def spark_uri(fs: Any, path: str) -> str | None:
     """The URI Spark uses for ``path`` on the fsspec file system ``fs``; None if Spark cannot reach it."""
     names = protocols(fs)
     if is_local(fs):
         absolute = os.path.abspath(path)
-        root = dbfs_root()
-        if absolute == root or absolute.startswith(root + "/"):
-            return "dbfs:" + (absolute[len(root):] or "/")
-        return "file://" + absolute
+        below = below_dbfs(absolute)
+        return "dbfs:" + below if below is not None else "file://" + absolute
     if "s3" in names or "s3a" in names:
         return "s3a://" + path.split("://", 1)[-1]
     if "memory" in names:

@@ -525,7 +525,7 @@ def test_register_store():
         assert isinstance(create_store("test-kind", colour="red"), Store)
         assert made == [{"colour": "red"}]
     finally:
-        from dds.store import _factories
+        from dds.store.registry import _factories
 
         _factories.pop("test-kind", None)
 

@@ -18,9 +18,9 @@ import json
 import os
 import stat
 from typing import IO, Any, Iterator
-from urllib.parse import unquote
 
-from ..errors import ArgumentError, MissingInputError, SignatureError
+from ..errors import ArgumentError, SignatureError
+from ..filesystems import from_spark_uri
 from . import remote, stat_cache
 from .missing import missing
 from .preview import file_preview
@@ -162,16 +162,7 @@ def _walk(top: str, hidden: bool) -> Iterator[tuple[str, str, os.stat_result]]:
 def claimed_file_identity(uri: str) -> tuple | None:
     """Content identity of one input file of a Spark DataFrame, when a File names it or a directory above
     it; else None (the caller keeps its own, cheaper identity for files no File claims)."""
-    if uri.startswith("file:"):
-        path = "/" + unquote(uri[len("file:"):]).lstrip("/")  # Spark's URIs are percent-encoded
-    elif uri.startswith("dbfs:"):  # Databricks: dbfs:/x is the FUSE mount's /dbfs/x
-        from ..filesystems import dbfs_root
-
-        path = dbfs_root() + "/" + unquote(uri[len("dbfs:"):]).lstrip("/")
-    elif uri.startswith("s3a://"):
-        path = "s3://" + uri[len("s3a://"):]
-    else:
-        path = uri
+    path = from_spark_uri(uri)
     candidate = path
     while True:
         if candidate in _claimed:

@@ -17,7 +17,7 @@ import re
 from typing import Any, Callable
 
 from ..errors import UnhashableValueError
-from ..filesystems import dbfs_root
+from ..filesystems import from_spark_uri
 
 _EXPR_ID = re.compile(r"#\d+L?")
 _PLAN_ID = re.compile(r"plan_id=\d+")
@@ -64,13 +64,7 @@ def _file_identity(uri: str) -> tuple:
         if claimed is not None:
             return claimed
 
-    if uri.startswith("dbfs:"):
-        target = dbfs_root() + uri[len("dbfs:"):]
-    elif uri.startswith("s3a://"):
-        target = "s3://" + uri[len("s3a://"):]
-    else:
-        target = uri
-    fs, path = fsspec.core.url_to_fs(target)
+    fs, path = fsspec.core.url_to_fs(from_spark_uri(uri))
     info = fs.info(path)
     mtime = info.get("mtime") or info.get("LastModified") or info.get("last_modified") or info.get("created")
     return (uri, int(info.get("size") or 0), str(mtime))

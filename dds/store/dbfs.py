@@ -14,7 +14,9 @@ import os
 from fsspec.implementations.local import LocalFileSystem
 
 from ..errors import StoreError
-from .fsspec_store import FsspecStore, _check_apart
+from ..filesystems import below_dbfs, dbfs_local
+from .fsspec_store import FsspecStore, check_apart
+from .lease import DEFAULT_SECONDS
 
 
 class DbfsFuseFileSystem(LocalFileSystem):
@@ -40,9 +42,10 @@ class DbfsStore(FsspecStore):
             )
         self.dbfs_root = root
         internal = self.local_path(internal_dir or "dbfs:/dds", "internal_dir")
-        super(FsspecStore, self).__init__(DbfsFuseFileSystem(root), internal)  # FsStore's: there is no URL to parse
-        self.url = "dbfs:" + self._below_root(internal)
-        self.data_root = _check_apart(internal, self.local_path(data_dir, "data_dir"), data_dir) if data_dir else None
+        data_root = check_apart(internal, self.local_path(data_dir, "data_dir"), data_dir) if data_dir else None
+        # the mount is a local file system: no URL to parse, no lease (no atomic create), no local cache
+        self._setup(DbfsFuseFileSystem(root), internal, "dbfs:" + self._below_root(internal), data_root,
+                    DEFAULT_SECONDS, None)
 
     def describe(self) -> str:
         return f"dbfs store at {self.root} ({self.url})"
@@ -51,8 +54,7 @@ class DbfsStore(FsspecStore):
         """``/dbfs/x`` or ``dbfs:/x`` -> the absolute local path under ``dbfs_root``; refuses anything else."""
         where = os.fspath(where)
         if where.startswith("dbfs:"):
-            rest = where[len("dbfs:"):].lstrip("/")
-            local = os.path.join(self.dbfs_root, rest) if rest else self.dbfs_root
+            local = dbfs_local(where, self.dbfs_root)
         else:
             local = os.path.abspath(os.path.expanduser(where))
         local = os.path.normpath(local)
@@ -68,10 +70,11 @@ class DbfsStore(FsspecStore):
 
     def _below_root(self, local: str, option: str = "path", given: str | None = None) -> str:
         """The part of ``local`` below the mount, starting with '/'."""
-        if local != self.dbfs_root and not local.startswith(self.dbfs_root.rstrip("/") + "/"):
+        below = below_dbfs(local, self.dbfs_root)
+        if below is None:
             raise StoreError(
                 f"The dbfs store's {option} {given or local!r} is not on DBFS (mounted at {self.dbfs_root}). "
                 f"Use a path under {self.dbfs_root}/ or a dbfs:/ URI, or set dbfs_root (DDS_DBFS_ROOT)."
             )
-        return local[len(self.dbfs_root.rstrip("/")):] or "/"
+        return below
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Iterator
@@ -28,11 +27,11 @@ from ..errors import CodecError, DamagedDataError, NotFoundError, StoreError
 from ..paths import path_parts, validate_path
 from . import checksums, signing
 from .base import Store
+from .layout import check_sig, is_sig, safe_relative
 
 log = logging.getLogger("dds.store")
 
 _HISTORY = 20  # previous refs kept per path
-_SIG = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]{0,199}")
 
 
 class FsStore(Store):
@@ -59,10 +58,10 @@ class FsStore(Store):
         return "/".join((self.root, *parts))
 
     def blob_dir(self, sig: str) -> str:
-        return self._at("blobs", _check_sig(sig))
+        return self._at("blobs", check_sig(sig))
 
     def meta_file(self, sig: str) -> str:
-        return self._at("meta", _check_sig(sig) + ".json")
+        return self._at("meta", check_sig(sig) + ".json")
 
     def ref_file(self, path: str) -> str:
         parts = path_parts(path)
@@ -181,7 +180,7 @@ class FsStore(Store):
         blob = self.blob_dir(sig)
         path = meta.get("path")
         names = [meta.get("file_name"), *meta.get("files", {})]
-        if not meta.get("files") or not all(isinstance(n, str) and _safe_relative(n) for n in names):
+        if not meta.get("files") or not all(isinstance(n, str) and safe_relative(n) for n in names):
             raise DamagedDataError(self._damaged(path, sig, "its metadata lists no files or unsafe file names"))
         for rel, want in sorted(meta["files"].items()):
             try:
@@ -199,7 +198,7 @@ class FsStore(Store):
     def iter_blob_sigs(self) -> Iterator[str]:
         """Every committed signature (those with metadata), sorted."""
         names = (p.rsplit("/", 1)[-1] for p in self._find(self._at("meta")))
-        yield from sorted(n[: -len(".json")] for n in names if n.endswith(".json") and _SIG.fullmatch(n[:-5]))
+        yield from sorted(n[: -len(".json")] for n in names if n.endswith(".json") and is_sig(n[:-5]))
 
     # -------------------------------------------------------------------- refs
     def get_ref(self, path: str) -> str | None:
@@ -208,7 +207,7 @@ class FsStore(Store):
         if data is None:
             return None
         sig = data.decode("ascii", "replace").strip()
-        if not _SIG.fullmatch(sig):
+        if not is_sig(sig):
             raise DamagedDataError(
                 f"The ref of {path} at {where} is damaged (it holds {sig[:60]!r}, not a signature). "
                 f"Delete it and re-run the function that stores {path}."
@@ -233,7 +232,7 @@ class FsStore(Store):
         data = self._read_small(self.history_file(path))
         lines = data.decode("ascii", "replace").split() if data else []
         current = self.get_ref(path)
-        return [s for s in dict.fromkeys(lines) if _SIG.fullmatch(s) and s != current]
+        return [s for s in dict.fromkeys(lines) if is_sig(s) and s != current]
 
     def _remember_previous_ref(self, path: str, sig: str) -> None:
         """Before ``path`` moves to ``sig``, put its current ref first in its history (written before the ref,
@@ -275,10 +274,10 @@ class FsStore(Store):
         data = self._read_small(self.pin_file(path))
         if data is None:
             return []
-        return [line for line in data.decode("ascii", "replace").split() if _SIG.fullmatch(line)]
+        return [line for line in data.decode("ascii", "replace").split() if is_sig(line)]
 
     def pin(self, path: str, sig: str) -> bool:
-        _check_sig(sig)
+        check_sig(sig)
         pinned = self.pins(path)
         if sig in pinned:
             return False
@@ -337,7 +336,7 @@ class FsStore(Store):
             names = self.fs.ls(self._at("blobs"), detail=False)
         except FileNotFoundError:
             return
-        yield from sorted(n for n in (p.rstrip("/").rsplit("/", 1)[-1] for p in names) if _SIG.fullmatch(n))
+        yield from sorted(n for n in (p.rstrip("/").rsplit("/", 1)[-1] for p in names) if is_sig(n))
 
     def iter_temp(self) -> Iterator[str]:
         try:
@@ -509,17 +508,7 @@ def _stamp(info: dict) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
-def _check_sig(sig: object) -> str:
-    if not isinstance(sig, str) or not _SIG.fullmatch(sig):
-        raise StoreError(f"{sig!r} is not a signature (expected letters, digits, '_' or '-', at most 200).")
-    return sig
-
-
 def _group_name(part: str) -> str:
     """Directory name of a group under ``refs/``: escaped so it never ends in '.ref' like a ref file."""
     name = part.replace("%", "%25")
     return name[: -len(".ref")] + "%2Eref" if name.endswith(".ref") else name
-
-
-def _safe_relative(name: str) -> bool:
-    return not name.startswith("/") and "\\" not in name and all(p not in ("", ".", "..") for p in name.split("/"))

@@ -27,7 +27,8 @@ from ..filesystems import OBJECT_STORES, is_local, protocols
 from ..paths import path_parts
 from . import atomic, signing
 from .cache import DEFAULT_BYTES, BlobCache
-from .fs_store import FsStore, _check_sig, _safe_relative
+from .fs_store import FsStore
+from .layout import check_inside, check_sig, safe_relative
 from .lease import DEFAULT_SECONDS, Lease, is_finished
 
 log = logging.getLogger("dds.store")
@@ -68,13 +69,20 @@ class FsspecStore(FsStore):
             raise StoreError(f"The fsspec store got url={url!r} and internal_dir={internal_dir!r}; give only url.")
         url = url if url is not None else internal_dir
         fs, root = open_url(url, storage_options)
-        super().__init__(fs, root)
-        self.url = url
-        self.data_root = _check_apart(root, _on_same_fs(fs, data_dir, url), data_dir) if data_dir else None
-        self.lease_seconds = _lease_seconds(lease_seconds, url)
+        data_root = check_apart(root, _on_same_fs(fs, data_dir, url), data_dir) if data_dir else None
         if local_cache is None and "memory" in protocols(fs):
             local_cache = ""  # $DDS_CACHE_DIR is for stores across a network, not this process's memory
-        self.cache = _blob_cache(local_cache, cache_size, f"{protocols(fs)[0]}://{root}", url)
+        self._setup(fs, root, url, data_root, _lease_seconds(lease_seconds, url),
+                    _blob_cache(local_cache, cache_size, f"{protocols(fs)[0]}://{root}", url))
+
+    def _setup(self, fs: Any, root: str, url: str, data_root: str | None, lease_seconds: float,
+               cache: BlobCache | None) -> None:
+        """Every store on an fsspec file system is set up here (``DbfsStore`` opens its own file system)."""
+        super().__init__(fs, root)
+        self.url = url
+        self.data_root = data_root
+        self.lease_seconds = lease_seconds
+        self.cache = cache
         self._writing = threading.local()
 
     def describe(self) -> str:
@@ -97,7 +105,7 @@ class FsspecStore(FsStore):
         it, and stops waiting as soon as that machine committed the value (the caller then loads it)."""
         if not self.has_leases:
             return super().lock(sig)
-        return Lease(_LeaseFiles(self), self._at("leases", _check_sig(sig)), self.lease_seconds,
+        return Lease(_LeaseFiles(self), self._at("leases", check_sig(sig)), self.lease_seconds,
                      done=lambda: self._committed(sig), what=f"signature {sig[:10]} in the {self.describe()}")
 
     def _finished_leases(self) -> Iterator[str]:
@@ -124,7 +132,7 @@ class FsspecStore(FsStore):
         if self.cache is None or meta.get("codec") in _UNCACHED_CODECS:
             return super()._readable_blob(sig, meta)
         names = [meta.get("file_name"), *meta.get("files", {})]
-        if not meta.get("files") or not all(isinstance(n, str) and _safe_relative(n) for n in names):
+        if not meta.get("files") or not all(isinstance(n, str) and safe_relative(n) for n in names):
             raise DamagedDataError(self._damaged(meta.get("path"), sig, "its metadata lists no files or unsafe "
                                                  "file names"))
         remote = self.blob_dir(sig)
@@ -250,9 +258,7 @@ class FsspecStore(FsStore):
         if not self._is_local:
             self.fs.pipe_file(path, data)  # one PUT: the object appears whole or not at all
             return
-        from .local import _check_inside
-
-        _check_inside(self.root, path)
+        check_inside(self.root, path)
         if self._can_rename:
             try:
                 atomic.write_bytes(path, data, self._at("tmp"))
@@ -322,9 +328,7 @@ class FsspecStore(FsStore):
         if final is None:
             return
         if self._is_local:
-            from .local import _check_inside
-
-            _check_inside(self.data_root, final)
+                check_inside(self.data_root, final)
         self.fs.invalidate_cache()
         if self.fs.isdir(final) and self.get_ref(path) is None:
             raise StoreError(
@@ -476,7 +480,7 @@ def _on_same_fs(fs: Any, where: str, url: str) -> str:
     return fs._strip_protocol(where).rstrip("/")
 
 
-def _check_apart(root: str, data_root: str, given: str) -> str:
+def check_apart(root: str, data_root: str, given: str) -> str:
     """The copies for people must never land on the store's own files (or the store inside the copies)."""
     inside = [f"{root}/{name}" for name in ("blobs", "meta", "refs", "tmp", "leases")]
     if data_root == root or root.startswith(data_root.rstrip("/") + "/") or any(

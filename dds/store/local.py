@@ -19,7 +19,8 @@ from typing import Any
 from ..errors import DamagedDataError, StoreError
 from ..paths import path_parts
 from . import atomic, checksums
-from .fs_store import FsStore, _check_sig
+from .fs_store import FsStore
+from .layout import check_inside, check_sig
 
 
 class LocalStore(FsStore):
@@ -113,7 +114,7 @@ class LocalStore(FsStore):
 
         directory = self._at("locks")
         os.makedirs(directory, exist_ok=True)
-        return FileLock(os.path.join(directory, f"{_check_sig(sig)}.lock"))
+        return FileLock(os.path.join(directory, f"{check_sig(sig)}.lock"))
 
     def data_path(self, path: str) -> str:
         """Where people find ``path``: ``data_dir/<path>``."""
@@ -159,7 +160,7 @@ class LocalStore(FsStore):
         atomic.remove(aside)
 
     def _write_small(self, path: str, data: bytes) -> None:
-        _check_inside(self.root, path)
+        check_inside(self.root, path)
         atomic.write_bytes(path, data, self._at("tmp"), self._batched())
 
     def _read_small(self, path: str) -> bytes | None:
@@ -208,7 +209,7 @@ class LocalStore(FsStore):
         final = self.data_path(path)
         parent = os.path.dirname(final)
         _refuse_folder_links(self.data_root, parent, path)
-        _check_inside(self.data_root, final)
+        check_inside(self.data_root, final)
         if os.path.isdir(final) and not os.path.islink(final) and self.get_ref(path) is None:
             raise StoreError(
                 f"Cannot store {path}: {final} is a directory (holding other data, e.g. from a path below "
@@ -278,18 +279,6 @@ def _refuse_folder_links(root: str, directory: str, path: str) -> None:
             )
         if not os.path.lexists(probe):
             return
-
-
-def _check_inside(root: str, path: str) -> None:
-    """Refuse ``path`` if, following symlinks already on disk, it would land outside ``root``."""
-    probe = path
-    while probe != root and not os.path.lexists(probe) and os.path.dirname(probe) != probe:
-        probe = os.path.dirname(probe)
-    if probe == path:  # the entry itself exists (e.g. the link we are about to replace): judge its folder
-        probe = os.path.dirname(path)
-    real_root, real = os.path.realpath(root), os.path.realpath(probe)
-    if os.path.commonpath([real_root, real]) != real_root:
-        raise StoreError(f"Refusing to write {path}: it resolves to {real}, outside {root}.")
 
 
 def _same_file(link: str, target: str) -> bool:
