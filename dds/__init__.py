@@ -41,7 +41,7 @@ from .store.signing import UntrustedValueError
 __all__ = [
     "__version__", "keep", "eval", "why", "ProcessingStage", "data_function", "dds_function", "load", "set_store", "get_store",
     "File", "accept_module", "ignore", "reject_module", "register_hasher", "register_codec", "set_option", "get_option",
-    "set_run_info_fn", "info", "graph", "load_ipython_extension", "promote", "pin", "unpin",
+    "set_run_info_fn", "info", "graph", "load_ipython_extension", "unload_ipython_extension", "promote", "pin", "unpin",
     "DDSError", "DDSErrorCode", "ArgumentError", "CodecError", "DamagedDataError", "DataFunctionError",
     "MissingInputError", "NotFoundError", "OverlappingPathError", "PathError", "SignatureError",
     "SourceUnavailableError", "StoreError", "UnhashableValueError", "UntrackedFileWarning", "UntrustedValueError",

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import click
 
-from ..errors import DamagedDataError, DDSError, NotFoundError, StoreError
+from ..errors import DamagedDataError, DDSError, NotFoundError
 from ..paths import validate_path
 from ..pipeline import lineage, metadata
 
@@ -107,21 +107,6 @@ def _table(rows: list[list[str]], header: list[str]) -> None:
         click.echo(click.style(line, bold=True) if i == 0 else line)
 
 
-def _all_meta(store, on_error: Callable[[str, str, Exception], None] | None = None) -> dict[str, dict]:
-    """``{path: meta}`` of every ref; unreadable ones are skipped (and passed to ``on_error``)."""
-    out = {}
-    for path, sig in store.iter_refs():
-        try:
-            meta = store.read_meta(sig)
-        except DamagedDataError as exc:
-            if on_error is not None:
-                on_error(path, sig, exc)
-            continue
-        if meta is not None:
-            out[path] = meta
-    return out
-
-
 def _path(path: str) -> str:
     """A store path typed on the command line: ``example/model`` means ``/example/model``."""
     return validate_path(path if path.startswith("/") else "/" + path)
@@ -149,7 +134,7 @@ def ls_command(ctx: click.Context, prefix: str | None, where: tuple[str, ...]) -
         raise click.BadParameter(str(exc), param_hint="--where") from None
     store = _store(ctx)
     rows = []
-    for path, meta in sorted(_all_meta(store, _warn_damaged).items()):
+    for path, meta in sorted(metadata.by_path(store, _warn_damaged).items()):
         if prefix and not _under(path, prefix):
             continue
         if conditions and not metadata.matches(meta, conditions):
@@ -194,7 +179,7 @@ def show_command(ctx: click.Context, path: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(meta, indent=1, sort_keys=True))
         return
-    stored = _all_meta(store)
+    stored = metadata.by_path(store)
     for key, value in [("path", path), ("function", meta.get("function")), ("signature", sig),
                        ("codec", meta.get("codec")), ("size", metadata.human_size(metadata.blob_size(meta))),
                        ("stored_at", f"{meta.get('stored_at')} ({metadata.age(meta.get('stored_at'))})")]:
@@ -405,7 +390,7 @@ def export_command(ctx: click.Context, as_json: bool, as_lines: bool, everything
         damaged.append(path)
         _warn_damaged(path, sig, exc)
 
-    by_path = _all_meta(store, skip)
+    by_path = metadata.by_path(store, skip)
     if everything:
         refs: dict[str, list[str]] = {}
         for path, sig in store.iter_refs():

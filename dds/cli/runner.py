@@ -17,11 +17,11 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from .. import api, session
-from ..errors import ArgumentError, DDSError, StoreError
+from ..errors import ArgumentError, DDSError
 from ..pipeline.explain import explain_decision
 from ..pipeline.reference import import_pipeline
-from ..pipeline.plan import FRESH, UNDECIDED, Plan, Step, make_plan
-from ..pipeline.report import FAILED, LOADED, RAN, SKIPPED, RunReport, StepReport
+from ..pipeline.plan import UNDECIDED, Plan, Step, make_plan
+from ..pipeline.report import FAILED, FRESH, LOADED, RAN, SKIPPED, RunReport, StepReport
 from ..signature import accept_module
 from ..store import Store
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import session
 from ..signature.identity import function_name
-from ..errors import ArgumentError, DamagedDataError, NotFoundError
+from ..errors import ArgumentError, NotFoundError
 from ..paths import validate_path
 from ..pipeline import lineage, metadata
 from ..pipeline.plan import Plan
@@ -93,7 +93,7 @@ def info(path: str) -> ValueInfo:
             f"Nothing is stored at {path} in the {store.describe()}. Fix: run the step that keeps it "
             f"(dds.keep({path!r}, fn), a @dds.data_function({path!r}) or a `%%dds {path}` cell) first."
         )
-    found = lineage.lineage(meta, _stored_meta(store))
+    found = lineage.lineage(meta, metadata.by_path(store))
     run = meta.get("run") if isinstance(meta.get("run"), dict) else {}
     return ValueInfo(
         path=path, signature=sig, function=meta.get("function"), codec=meta.get("codec"),
@@ -101,19 +101,6 @@ def info(path: str) -> ValueInfo:
         upstream=[(up.path, lineage.upstream_note(up, store.get_ref(up.path))) for up in found.upstream],
         code=list(found.functions), meta=meta,
     )
-
-
-def _stored_meta(store: Any) -> dict[str, dict]:
-    """``{path: metadata}`` of every path in the store (damaged entries are left out): lineage needs them."""
-    out = {}
-    for other, sig in store.iter_refs():
-        try:
-            meta = store.read_meta(sig)
-        except DamagedDataError:
-            continue
-        if meta is not None:
-            out[other] = meta
-    return out
 
 
 # ------------------------------------------------------------------------------------------- dds.graph

@@ -12,21 +12,22 @@ from typing import Any
 
 from ..errors import DDSError
 from .plan import Plan
+from .status import FRESH, LOADED, MAY_RUN, RAN, WILL_RUN
 
 COLOURS = {  # fill colour per status; a legend is part of the graph
-    "fresh": "#b8e186",
-    "loaded": "#b8e186",
-    "will run": "#fdb863",
-    "may run": "#fee08b",
-    "ran": "#f4a582",
+    FRESH: "#b8e186",
+    LOADED: "#b8e186",
+    WILL_RUN: "#fdb863",
+    MAY_RUN: "#fee08b",
+    RAN: "#f4a582",
 }
 READ_ONLY = "read only"
 LEGEND = {  # what each colour means, in the words the legend box shows
-    "fresh": "fresh: stored for this code, loads",
-    "will run": "will run: code, inputs or upstream changed",
-    "may run": "may run: depends on values known at run time",
-    "ran": "ran: computed in this run",
-    "loaded": "loaded: read from the store in this run",
+    FRESH: "fresh: stored for this code, loads",
+    WILL_RUN: "will run: code, inputs or upstream changed",
+    MAY_RUN: "may run: depends on values known at run time",
+    RAN: "ran: computed in this run",
+    LOADED: "loaded: read from the store in this run",
     READ_ONLY: "read only: loaded, kept by another pipeline",
 }
 FORMATS = ("dot", "svg", "png")
@@ -63,7 +64,7 @@ def node_label(step: Any) -> str:
     lines = [step.path, step.function]
     status = f"{step.status} · {step.sig[:10]}" if step.sig else step.status
     lines.append(status)
-    if step.reason and step.status not in ("fresh", "loaded", "ran"):
+    if step.reason and step.status not in (FRESH, LOADED, RAN):
         lines.append(_shorten(step.reason, 48))
     return "\\n".join(lines)
 

@@ -17,7 +17,8 @@ from .. import session
 from ..signature.identity import function_name
 from ..step.failures import without_dds_frames
 from ..errors import ArgumentError, DDSError, DDSErrorCode
-from .plan import LOADED, RAN, Plan, make_plan
+from .plan import Plan, make_plan
+from .status import FRESH, LOADED, RAN
 
 log = logging.getLogger("dds")
 _active = threading.local()
@@ -129,7 +130,7 @@ def _record(plan: Plan, happened: dict) -> None:
             continue
         predicted = step.status
         step.status, step.sig = (RAN if what == "ran" else LOADED), sig
-        if predicted == "fresh" and step.status == RAN:
+        if predicted == FRESH and step.status == RAN:
             log.warning("dds: %s was planned as fresh but ran (%s)", path, step.reason or "inputs changed")
 
 

@@ -6,9 +6,10 @@ Pure functions over metadata dicts, so they are tested without a terminal; no st
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
+
+from ..errors import DamagedDataError
 
 _MISSING = object()
 _PREFIX_KEYS = {"git_commit", "signature"}  # `--where git_commit=abc123` matches a short commit
@@ -91,3 +92,19 @@ def _equal(actual: Any, wanted: str, key: str) -> bool:
         return True
     last = key.rsplit(".", 1)[-1]
     return last in _PREFIX_KEYS and isinstance(actual, str) and len(wanted) >= 4 and actual.startswith(wanted)
+
+
+def by_path(store: Any, on_error: Callable[[str, str, Exception], None] | None = None) -> dict[str, dict]:
+    """``{path: metadata}`` of every path in ``store``; damaged entries are left out (and passed to
+    ``on_error(path, sig, exc)``): lineage and ``dds ls`` need every value's metadata at once."""
+    out = {}
+    for path, sig in store.iter_refs():
+        try:
+            meta = store.read_meta(sig)
+        except DamagedDataError as exc:
+            if on_error is not None:
+                on_error(path, sig, exc)
+            continue
+        if meta is not None:
+            out[path] = meta
+    return out

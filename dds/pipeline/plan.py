@@ -31,9 +31,10 @@ from ..signature import call_signature, is_user_module, resolve_chain
 from ..signature import tree as trees
 from ..signature.build import function_shape
 from ..signature.identity import function_identity, function_name
+from ..signature.normalize import all_arguments, attribute_chain, literal_str
 from ..signature.source import function_node
+from .status import FRESH, MAY_RUN, WILL_RUN
 
-FRESH, WILL_RUN, MAY_RUN, RAN, LOADED = "fresh", "will run", "may run", "ran", "loaded"
 UNDECIDED = "signature decided at run time"  # shown instead of a signature the plan cannot know
 
 
@@ -93,16 +94,8 @@ def _unwrap(obj: Any) -> Any:
     return getattr(obj, "__wrapped__", obj) if hasattr(obj, "__dds_keep_path__") else obj
 
 
-def _chain(expr: ast.AST) -> tuple[str, tuple[str, ...]] | None:
-    parts: list[str] = []
-    while isinstance(expr, ast.Attribute):
-        parts.append(expr.attr)
-        expr = expr.value
-    return (expr.id, tuple(reversed(parts))) if isinstance(expr, ast.Name) else None
-
-
 def _resolve(fn: types.FunctionType, expr: ast.AST) -> Any:
-    chain = _chain(expr)
+    chain = attribute_chain(expr)
     return resolve_chain(fn, *chain) if chain else None
 
 
@@ -110,13 +103,13 @@ def _literal_path(call: ast.Call, fn: types.FunctionType | None = None) -> str |
     """The store path a call passes first: a str literal, or a pathlib class called on one
     (``PurePosixPath("/p")``), normalised as keep normalises it."""
     first = call.args[0] if call.args else None
-    if isinstance(first, ast.Constant) and isinstance(first.value, str):
-        return first.value
+    if (path := literal_str(first)) is not None:
+        return path
     if (fn is not None and isinstance(first, ast.Call) and len(first.args) == 1 and not first.keywords
-            and isinstance(first.args[0], ast.Constant) and isinstance(first.args[0].value, str)):
+            and (inner := literal_str(first.args[0])) is not None):
         cls = _resolve(fn, first.func)
         if isinstance(cls, type) and issubclass(cls, pathlib.PurePath):
-            return validate_path(cls(first.args[0].value))
+            return validate_path(cls(inner))
     return None
 
 
@@ -224,7 +217,7 @@ def _static_value(fn: types.FunctionType, expr: ast.AST, bound: dict[str, Any], 
         return ast.literal_eval(expr)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         pass
-    chain = _chain(expr)
+    chain = attribute_chain(expr)
     if chain is None:
         return _UNKNOWN
     name, attrs = chain
@@ -268,8 +261,7 @@ def _local_names(node: ast.AST, nodes: list[ast.AST]) -> set[str]:
     """Names the function binds (``nodes``: every node of ``node``, already walked)."""
     names = {n.id for n in nodes if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-        a = node.args
-        names |= {x.arg for x in a.posonlyargs + a.args + a.kwonlyargs + [v for v in (a.vararg, a.kwarg) if v]}
+        names |= {arg.arg for arg in all_arguments(node.args)}
     return names
 
 

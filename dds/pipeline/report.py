@@ -14,10 +14,13 @@ import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .status import AFTER_RUN, FAILED, FRESH, LOADED, MAY_RUN, PLANNED, RAN, SKIPPED, WILL_RUN
+
+__all__ = ["RunReport", "StepReport", "write_json", "write_junit", "OUTCOMES", "SCHEMA", "FAILED", "FRESH", "LOADED",
+           "MAY_RUN", "RAN", "SKIPPED", "WILL_RUN"]  # the statuses are the report's vocabulary (pipeline/status.py)
+
 SCHEMA = "dds-run-report/1"
-RAN, LOADED, FAILED, SKIPPED = "ran", "loaded", "failed", "skipped"  # after a run
-FRESH, WILL_RUN, MAY_RUN = "fresh", "will run", "may run"  # a plan (dry run, status)
-OUTCOMES = (RAN, LOADED, FAILED, SKIPPED, FRESH, WILL_RUN, MAY_RUN)
+OUTCOMES = (*AFTER_RUN, *PLANNED)
 
 
 @dataclass

@@ -95,13 +95,27 @@ def _distributions() -> dict[str, list[str]]:
     return packages_distributions(cache_directory())
 
 
+def distributions_of(top: str) -> list[str]:
+    """The installed distributions that provide the top-level module ``top`` (sorted)."""
+    return sorted(_distributions().get(top, []))
+
+
+@functools.lru_cache(maxsize=None)
+def distribution_version(dist: str) -> str | None:
+    """The installed version of distribution ``dist``, or None."""
+    try:
+        return importlib.metadata.version(dist)
+    except Exception:  # noqa: BLE001 - a broken or vanished distribution has no version
+        return None
+
+
 @functools.lru_cache(maxsize=None)
 def library_version(module_name: str) -> str:
     """The version string that stands for a library module's code: its distribution and version."""
     top = module_name.split(".", 1)[0]
     if top in sys.stdlib_module_names or top == "builtins":
         return f"python-{sys.version_info.major}.{sys.version_info.minor}"
-    for dist in sorted(_distributions().get(top, [])):
+    for dist in distributions_of(top):
         try:
             return f"{dist}-{importlib.metadata.version(dist)}"
         except importlib.metadata.PackageNotFoundError:

@@ -101,7 +101,7 @@ class _Binder(ast.NodeVisitor):
                 self.visit(node.returns)
         self._arguments_outside(node.args)
         outer, self.current = self.current, self.enter(node, "function")
-        for arg in _all_args(node.args):
+        for arg in all_arguments(node.args):
             self.bind(arg.arg)
             if arg.annotation:
                 self.visit(arg.annotation)
@@ -184,7 +184,8 @@ class _Binder(ast.NodeVisitor):
         self.generic_visit(node)
 
 
-def _all_args(args: ast.arguments) -> list[ast.arg]:
+def all_arguments(args: ast.arguments) -> list[ast.arg]:
+    """Every parameter of a signature: positional-only, regular, keyword-only, ``*args`` and ``**kwargs``."""
     out = args.posonlyargs + args.args + args.kwonlyargs
     if args.vararg:
         out.append(args.vararg)
@@ -322,7 +323,7 @@ class _Renamer(ast.NodeTransformer):
         positional = args.posonlyargs + args.args
         if is_root and positional:
             self._self = (self.current, positional[0].arg)
-        for arg in _all_args(args):
+        for arg in all_arguments(args):
             arg.arg = self._rename(arg.arg)
             arg.type_comment = None
             if arg.annotation:
@@ -391,10 +392,10 @@ class _Renamer(ast.NodeTransformer):
         return node
 
     def visit_Call(self, node: ast.Call):
-        if node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
-            target = _chain_of(node.func)
+        if node.args and (path := literal_str(node.args[0])) is not None:
+            target = attribute_chain(node.func)
             if target is not None and self._owner(target[0]) is None:
-                self.shape.literal_calls.append((target[0], target[1], node.args[0].value))
+                self.shape.literal_calls.append((target[0], target[1], path))
         self.generic_visit(node)
         return node
 
@@ -448,7 +449,8 @@ def _only_writes(uses: dict) -> dict:
     return {key: tuple(sorted(kinds)) for key, kinds in uses.items() if _READ not in kinds}
 
 
-def _chain_of(expr: ast.AST) -> tuple[str, tuple[str, ...]] | None:
+def attribute_chain(expr: ast.AST) -> tuple[str, tuple[str, ...]] | None:
+    """``a.b.c`` -> ``("a", ("b", "c"))``; None for anything that is not a name followed by attributes."""
     chain: list[str] = []
     while isinstance(expr, ast.Attribute):
         chain.append(expr.attr)
@@ -471,3 +473,8 @@ def code_shape(node: ast.AST, *, keep_decorators: bool) -> CodeShape:
     shape = renamer.shape
     shape.ast_digest = digest(Tag.AST, ast.dump(node, annotate_fields=False, include_attributes=False))
     return shape
+
+
+def literal_str(node: ast.AST | None) -> str | None:
+    """The value of a ``str`` literal node, else None (how ``keep("/path", ...)`` paths are read)."""
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None

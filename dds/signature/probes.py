@@ -62,7 +62,9 @@ def remember_plain_token(value: Any, token: str) -> None:
             _plain_tokens[id(value)] = (value, snapshot, token)
 
 
-_IMMUTABLE = frozenset({
+#: Types whose values can never change: a re-read of the same object needs no re-hash, and the value memo
+#: (``step/value_memo.py``) may hand the object out again.
+IMMUTABLE = frozenset({
     type(None), bool, int, float, complex, str, bytes, range, type(Ellipsis), type(NotImplemented),
     datetime.datetime, datetime.date, datetime.time, datetime.timedelta, decimal.Decimal, fractions.Fraction,
     uuid.UUID, re.Pattern,
@@ -77,7 +79,7 @@ def identity_suffices(value: Any, budget: int = 1000) -> bool:
     probes; lists, dicts, sets and instances do not (they can be mutated in place) and are re-hashed.
     """
     tp = type(value)
-    if tp in _IMMUTABLE or isinstance(value, _CODE_OBJECTS):
+    if tp in IMMUTABLE or isinstance(value, _CODE_OBJECTS):
         return True
     if isinstance(value, enum.Enum) or getattr(value, "__dds_library_attr__", False):
         return True
@@ -130,7 +132,7 @@ class Probes:
             self.rehash[id(value)] = (value, token)
 
 
-_EXACT = frozenset({int, str, bytes, bool, type(None)})
+_EXACT = frozenset({int, str, bytes, bool, type(None)})  # of IMMUTABLE, those a snapshot holds as they are
 _SNAPSHOT_LIMIT = 20_000
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import getpass
-import importlib.metadata
 import json
 import os
 import platform
@@ -21,6 +20,7 @@ from typing import Any, Callable
 
 from .._version import __version__
 from ..errors import ArgumentError, DDSError
+from ..signature.modules import distribution_version, distributions_of
 
 _run_info_fn: Callable[[], dict] | None = None
 _MAX_USER_MODULES = 200  # bound on the walk through the user's own modules when collecting versions
@@ -128,7 +128,6 @@ def library_versions(module_name: str | None) -> dict[str, str]:
 
 @functools.lru_cache(maxsize=256)
 def _library_versions(module_name: str) -> tuple[tuple[str, str], ...]:
-    distributions = _distributions()
     seen: set[str] = set()
     todo = [module_name]
     found: dict[str, str] = {}
@@ -142,9 +141,9 @@ def _library_versions(module_name: str) -> tuple[tuple[str, str], ...]:
             top = imported.split(".", 1)[0]
             if top in ("dds", "builtins") or top in sys.stdlib_module_names:
                 continue
-            if top in distributions:
-                for dist in distributions[top]:
-                    version = _version(dist)
+            if dists := _distributions_of(top):
+                for dist in dists:
+                    version = distribution_version(dist)
                     if version is not None:
                         found[dist] = version
             elif imported in sys.modules:  # the user's own code: look at what it imports in turn
@@ -164,24 +163,6 @@ def _imported_module_names(module: types.ModuleType | None) -> set[str]:
             if isinstance(owner, str) and owner != module.__name__:
                 names.add(owner)
     return names
-
-
-@functools.lru_cache(maxsize=None)
-def _distributions() -> dict[str, list[str]]:
-    try:  # the signature's cached map (a full scan costs a fresh process 0.1-1 s)
-        from ..signature.modules import _distributions as cached
-
-        return cached()
-    except Exception:  # noqa: BLE001 - broken metadata of one distribution must not matter
-        return {}
-
-
-@functools.lru_cache(maxsize=None)
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except Exception:  # noqa: BLE001
-        return None
 
 
 def _module_of_file(source_file: str | None) -> str | None:
@@ -232,3 +213,10 @@ def _name(fn: Callable) -> str:
     module = getattr(fn, "__module__", None)
     qualname = getattr(fn, "__qualname__", None) or repr(fn)
     return f"{module}.{qualname}" if module else qualname
+
+
+def _distributions_of(top: str) -> list[str]:
+    try:
+        return distributions_of(top)
+    except Exception:  # noqa: BLE001 - broken metadata of one distribution must not stop a pipeline
+        return []

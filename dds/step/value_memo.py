@@ -10,19 +10,15 @@ How many values are held is ``dds.set_store(..., cache_objects=N)`` (dds_py's op
 
 from __future__ import annotations
 
-import datetime
-import decimal
-import fractions
 import sys
 import threading
-import uuid
 from collections import OrderedDict
 from typing import Any
 
+from ..signature.probes import IMMUTABLE
+
 _MAX_BYTES = 1 << 20
 DEFAULT_ENTRIES = 4096
-_SCALARS = frozenset({type(None), bool, int, float, complex, str, bytes, range, datetime.datetime, datetime.date,
-                      datetime.time, datetime.timedelta, decimal.Decimal, fractions.Fraction, uuid.UUID})
 
 _held: OrderedDict[tuple[int, str], tuple[Any, Any]] = OrderedDict()  # (id(store), sig) -> (store, value)
 _lock = threading.Lock()
@@ -93,7 +89,7 @@ def forget() -> None:
 def _size_if_immutable(value: Any, budget: int) -> int | None:
     """Approximate size of an immutable value, or None if it is mutable (or larger than ``budget``)."""
     tp = type(value)
-    if tp in _SCALARS:
+    if tp in IMMUTABLE:
         size = sys.getsizeof(value)
         return size if size <= budget else None
     if tp is tuple or tp is frozenset:

@@ -8,7 +8,6 @@ intact is not written, and a ref already pointing at it is left alone.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
