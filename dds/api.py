@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from .step import failures, overlaps, provenance, value_memo
 from . import options, session
-from .codecs import codec_named
+from .codecs import capability, codec_named
 from .errors import ArgumentError, DamagedDataError, DDSError, NotFoundError
 from .paths import validate_path
 from .step.runinfo import RESERVED, run_info, user_run_info
@@ -221,7 +221,7 @@ def _compute(store: Store, path: str, name: str, sig: str, tree: dict, fn: Calla
     }
     stored = store.write(sig, value, record)
     store.set_ref(path, sig)
-    if getattr(codec_named(stored["codec"]), "returns_stored_value", False):
+    if capability(codec_named(stored["codec"]), "returns_stored_value"):
         value = store.read(sig, stored)  # e.g. Spark: the same lazily read DataFrame a later load returns
     log.info("dds: computed %s (%s) in %.3fs [%s]", path, name, duration, sig[:10])
     value_memo.remember(store, sig, value)

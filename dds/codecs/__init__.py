@@ -125,12 +125,20 @@ def codec_for(value: Any) -> Codec:
     return PICKLE
 
 
+def capability(codec: Any, flag: str) -> bool:
+    """The capability ``flag`` of ``codec`` (declared, with its default, on :class:`Codec`; codecs that do not
+    subclass it get the default)."""
+    if not hasattr(Codec, flag):
+        raise AttributeError(f"{flag!r} is not a codec capability declared on dds.codecs.base.Codec")
+    return getattr(codec, flag, getattr(Codec, flag)) is True
+
+
 def is_safe(codec: Codec) -> bool:
     """Whether reading ``codec``'s files never runs code from them: the built-in data codecs, and user codecs
     whose class says ``safe = True``. Pickle is not."""
     if codec is PICKLE or isinstance(codec, PickleCodec):
         return False
-    return any(codec is builtin for builtin in _BUILTINS) or getattr(codec, "safe", False) is True
+    return any(codec is builtin for builtin in _BUILTINS) or capability(codec, "safe")
 
 
 def codec_named(name: str) -> Codec:

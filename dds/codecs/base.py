@@ -20,9 +20,18 @@ class Codec(abc.ABC):
 
     name: str  # stable id recorded in metadata, e.g. "pandas.parquet"; never rename a released codec
     file_name: str  # what ``write`` creates inside the blob folder, e.g. "data.parquet"
+    # Capability flags: every attribute of a codec that dds reads besides the methods is declared here.
     #: True when ``write`` only ever appends to the files it creates (never seeks back or rewrites): a local
     #: store may then checksum them as they grow instead of reading them back afterwards
     appends_only: bool = False
+    #: True when reading the files never runs code from them: the codec is used in safe mode
+    #: (``dds.set_option("codecs", "safe")``). Pickle is not; dds's own data codecs are.
+    safe: bool = False
+    #: True when ``keep`` should hand out what a later load returns rather than the computed object (Spark:
+    #: the DataFrame lazily read from the stored files, not the plan that computed them)
+    returns_stored_value: bool = False
+    #: True when every machine of a cluster reads the files itself (Spark): a local cache copy is no use
+    read_by_cluster: bool = False
 
     @abc.abstractmethod
     def handles(self, value: Any) -> bool:

@@ -26,6 +26,7 @@ class SparkParquetCodec(Codec):
     name = "spark.parquet"
     file_name = "data.spark.parquet"
     returns_stored_value = True  # keep hands out the lazily read DataFrame, see the module docstring
+    read_by_cluster = True  # the executors read the files: never from a driver's local cache
 
     def handles(self, value: Any) -> bool:
         classes = [loaded_class("pyspark.sql.dataframe", "DataFrame"),

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterator
 from urllib.parse import unquote
 
-from ..codecs import PICKLE, Codec, NotSuitable, codec_for, codec_named
+from ..codecs import PICKLE, Codec, NotSuitable, capability, codec_for, codec_named
 from ..errors import CodecError, DamagedDataError, NotFoundError, StoreError
 from ..paths import path_parts, validate_path
 from . import checksums, signing
@@ -101,7 +101,7 @@ class FsStore(Store):
         staging, prefix = self._stage(sig)
         committed = False
         try:
-            with self._follow(staging, getattr(codec, "appends_only", False)) as follower:  # duck-typed codecs too
+            with self._follow(staging, capability(codec, "appends_only")) as follower:
                 try:
                     codec.write(value, self.fs, f"{staging}/{codec.file_name}")
                 except NotSuitable:
@@ -437,7 +437,11 @@ class FsStore(Store):
         self.fs.mv(src, dst, recursive=True)
 
     def _write_small(self, path: str, data: bytes) -> None:
-        self.fs.pipe_file(path, data)
+        try:
+            self.fs.pipe_file(path, data)
+        except FileNotFoundError:  # a file system with real folders (local): the first file of its folder
+            self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+            self.fs.pipe_file(path, data)
 
     def _read_small(self, path: str) -> bytes | None:
         try:

@@ -22,6 +22,7 @@ import threading
 import uuid
 from typing import Any, Iterator
 
+from ..codecs import capability, codec_named
 from ..errors import CodecError, DamagedDataError, StoreError
 from ..filesystems import OBJECT_STORES, is_local, protocols
 from ..paths import path_parts
@@ -129,7 +130,7 @@ class FsspecStore(FsStore):
     # ------------------------------------------------------------ local cache
     def _readable_blob(self, sig: str, meta: dict) -> tuple[Any, str]:
         """With a local cache: the cached copy, verified (fetched first if missing or damaged)."""
-        if self.cache is None or meta.get("codec") in _UNCACHED_CODECS:
+        if self.cache is None or _read_by_cluster(meta.get("codec")):
             return super()._readable_blob(sig, meta)
         names = [meta.get("file_name"), *meta.get("files", {})]
         if not meta.get("files") or not all(isinstance(n, str) and safe_relative(n) for n in names):
@@ -173,7 +174,7 @@ class FsspecStore(FsStore):
     def _write_with(self, codec: Any, sig: str, value: Any, meta: dict) -> dict:
         """Every write (a value's, or a promoted copy's): fills the cache, and says what a remote fault means."""
         try:
-            self._writing.value_is_spark = type(value).__module__.startswith("pyspark")
+            self._writing.read_by_cluster = capability(codec, "read_by_cluster")
             return super()._write_with(codec, sig, value, meta)
         except (OSError, CodecError) as exc:
             refused = self._refused(f"Cannot store {meta.get('path') or f'signature {sig}'}", exc)
@@ -214,7 +215,7 @@ class FsspecStore(FsStore):
     def _stage(self, sig: str) -> tuple[str, str]:
         name = f"w-{uuid.uuid4().hex}"
         staging = f"{self.blob_dir(sig)}/{name}"
-        spark = getattr(self._writing, "value_is_spark", False)  # Spark reads its own files, never the cache
+        spark = getattr(self._writing, "read_by_cluster", False)  # Spark reads its own files, never the cache
         self._writing.fill = (sig, name + "/") if self.cache is not None and not spark else None
         if self._has_folders:
             self.fs.makedirs(staging, exist_ok=True)
@@ -345,8 +346,13 @@ class FsspecStore(FsStore):
             self.fs.copy(source, final)
 
 
-# Codecs that read the store's files themselves, from every executor of a cluster: a driver-local copy is no use.
-_UNCACHED_CODECS = {"spark.parquet"}
+def _read_by_cluster(codec_name: Any) -> bool:
+    """Whether the codec of a stored value reads its files from every machine of a cluster (Spark): such
+    values are never read through the local cache."""
+    try:
+        return capability(codec_named(codec_name), "read_by_cluster")
+    except CodecError:  # an unknown codec: reading it fails with the store's own message
+        return False
 
 
 def _blob_cache(directory: str | None, size: int | None, key: str, url: str) -> BlobCache | None:
