@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("dds.step",),
     ("dds.pipeline",),
     ("dds.api", "dds.structures"),
-    ("dds.notebook", "dds.cli"),
+    ("dds.cli", "dds.notebook"),
 ]
 
 

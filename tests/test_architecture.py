@@ -14,7 +14,6 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -99,57 +98,13 @@ def test_every_codec_capability_dds_reads_is_declared_on_the_base_class():
 
 
 # -------------------------------------------------------------------------------- extension from outside
-_TOY = '''
-"""A toy store and a toy codec, written outside the dds package as a user would."""
-import json
-from dataclasses import dataclass
+def _block(page: str, marker: str) -> str:
+    """The Python block right after ``<!-- marker -->`` on a docs page: the docs' own example is what runs."""
+    text = (REPO / "docs" / page).read_text()
+    found = re.search(rf"<!-- {marker} -->\n```python\n(.*?)```", text, re.S)
+    assert found, f"docs/{page} lost its <!-- {marker} --> example"
+    return found.group(1)
 
-import fsspec
-
-import dds
-from dds.codecs.base import Codec
-from dds.store.fs_store import FsStore
-from dds.store.registry import register_store
-
-
-class FolderStore(FsStore):
-    """Every value under one folder of the local file system, through fsspec: the primitives FsStore needs
-    are fsspec's."""
-
-    kind = "folder"
-
-    def __init__(self, internal_dir):
-        super().__init__(fsspec.filesystem("file"), internal_dir)
-
-
-register_store("folder", FolderStore)  # the one registration line
-
-
-@dataclass
-class Point:
-    x: float
-    y: float
-
-
-class PointJson(Codec):
-    name = "toy.point.json"
-    file_name = "point.json"
-    safe = True
-
-    def handles(self, value):
-        return type(value) is Point
-
-    def write(self, value, fs, path):
-        with fs.open(path, "w") as f:
-            json.dump({"x": value.x, "y": value.y}, f)
-
-    def read(self, fs, path):
-        with fs.open(path) as f:
-            return Point(**json.load(f))
-
-
-dds.register_codec(PointJson())  # the one registration line
-'''
 
 _RUN = '''
 import json, os, sys
@@ -174,8 +129,9 @@ print(json.dumps({"runs": RUNS, "value": [value.x, value.y], "type": type(value)
 
 
 def test_a_store_and_a_codec_added_from_outside_the_package(tmp_path):
-    (tmp_path / "toy.py").write_text(textwrap.dedent(_TOY))
-    (tmp_path / "run.py").write_text(textwrap.dedent(_RUN))
+    toy = '"""A toy codec and a toy store, as docs/codecs.md and docs/stores.md add them."""\n'
+    (tmp_path / "toy.py").write_text(toy + _block("codecs.md", "toy-codec") + "\n" + _block("stores.md", "toy-store"))
+    (tmp_path / "run.py").write_text(_RUN)
     store_dir = tmp_path / "folder-store"
 
     def run() -> dict:
@@ -185,7 +141,7 @@ def test_a_store_and_a_codec_added_from_outside_the_package(tmp_path):
         return json.loads(done.stdout.strip().splitlines()[-1])
 
     first, second = run(), run()  # fresh processes: the second loads what the first stored
-    assert first == {"runs": [1.5], "value": [1.5, 3.0], "type": "Point", "codec": "toy.point.json",
+    assert first == {"runs": [1.5], "value": [1.5, 3.0], "type": "Point", "codec": "myproject.point.json",
                      "store": "FolderStore"}
     assert second == {**first, "runs": []}
     assert list(store_dir.glob("blobs/*/point.json"))
@@ -235,3 +191,13 @@ def test_dds_dir_names_the_same_s3_store_for_the_library_and_the_cli(s3, tmp_pat
     assert listed.returncode == 0, listed.stderr
     assert "/remote/total" in listed.stdout
     assert library()["runs"] == 0  # a fresh process loads it from the same S3 store
+
+
+def test_readme_draws_the_layers_of_the_code():
+    text = (REPO / "README.md").read_text()
+    found = re.search(r"<!-- layers:[^>]*-->\n```\n(.*?)```", text, re.S)
+    assert found, "README.md lost its architecture block"
+    drawn = [line.split("   ")[0].split() for line in found.group(1).splitlines()]  # names before the comment
+    expected = [[name.removeprefix("dds.") + ("/" if (REPO / name.replace(".", "/") / "__init__.py").exists() else "")
+                 for name in layer] for layer in reversed(architecture.LAYERS)]
+    assert drawn == expected

@@ -16,7 +16,7 @@ import traceback
 from datetime import datetime, timezone
 from typing import Callable
 
-from .. import api, session
+from .. import session
 from ..errors import ArgumentError, DDSError
 from ..pipeline.explain import explain_decision
 from ..pipeline.reference import import_pipeline
@@ -40,8 +40,9 @@ def open_store(location: str, kind: str | None = None) -> Store:
 
 
 def use_store(store: Store) -> None:
-    """Make ``store`` the one ``dds.keep`` uses in this process, through the public ``set_store``."""
-    api.set_store(store)
+    """Make ``store`` the one ``dds.keep`` uses in this process (``dds status`` hands over a read-only
+    wrapper that delegates to a store, which ``dds.set_store`` would not take for one)."""
+    session.use_store(store)
 
 
 def load_pipeline(spec: str) -> Callable:
