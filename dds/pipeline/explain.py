@@ -64,16 +64,16 @@ def diff_trees(old: dict, new: dict) -> list[str]:
                     else:
                         todo.append((o, n, here))
                 if before.token != after.token and not _any_changed(old_refs, new_refs, old_units, new_units):
-                    lines.append(f"{prefix}: {_describe(name)} changed")
+                    lines.append(f"{prefix}: {_phrase(name)} changed")
             elif (path := trees.load_path(after)) is not None:
                 lines.append(f"{prefix}: upstream {path} changed "
                              f"({_short(before.preview)} -> {_short(after.preview)})")
             elif (files := describe_change(before.preview, after.preview)) is not None:  # dds.File: size, digest
-                lines.append(f"{prefix}: {_describe(name)} changed: {files}")
+                lines.append(f"{prefix}: {_phrase(name)} changed: {files}")
             elif before.preview is not None or after.preview is not None:
-                lines.append(f"{prefix}: {_describe(name)} changed {before.preview} -> {after.preview}")
+                lines.append(f"{prefix}: {_phrase(name)} changed {before.preview} -> {after.preview}")
             else:
-                lines.append(f"{prefix}: {_describe(name)} changed")
+                lines.append(f"{prefix}: {_phrase(name)} changed")
     return lines
 
 
@@ -108,7 +108,7 @@ _SPECIAL = {trees.DEFAULTS: "default argument values", trees.BASES: "base classe
             trees.ARGUMENTS: "the arguments", trees.KEYWORD_ARGUMENTS: "the keyword arguments"}
 
 
-def _describe(name: str) -> str:
+def _phrase(name: str) -> str:
     """How a dependency name from the tree reads in a sentence."""
     if name in _SPECIAL:
         return _SPECIAL[name]

@@ -96,7 +96,7 @@ class SignatureBuilder:
         self._produced: set[str] = set()  # paths kept by code inside this call's graph
         self._loads: list[tuple[Unit, int, str]] = []  # load("/p") dependencies: (unit, dep index, path)
         self._keepalive: list[Any] = []
-        self._hasher = ValueHasher(self._object_token, self._describe, self._global_name)
+        self._hasher = ValueHasher(self._object_token, self._context, self._global_name)
         self.probes = Probes()  # every read of the live program, so a later call can re-check it cheaply
         self.root: Unit | None = None
 
@@ -196,7 +196,7 @@ class SignatureBuilder:
         unit = self._current
         return "" if unit is None or unit.kind == "call" else self._reading
 
-    def _describe(self) -> str:
+    def _context(self) -> str:
         unit = self._current
         if unit is None:
             return ""

@@ -208,7 +208,7 @@ class _Rehasher(SignatureBuilder):
         self._reading = ""
         self._dep_refs: list[str] = []
         self._produced: set[str] = set()
-        self._hasher = ValueHasher(self._object_token, self._describe)
+        self._hasher = ValueHasher(self._object_token, self._context)
 
     @property
     def produced(self) -> set[str]:

@@ -106,10 +106,10 @@ _BYTES_TYPES = (bytes, bytearray, memoryview)
 class ValueHasher:
     """Hash values; ``on_object(value)`` returns the token of anything that is not plain data, or None."""
 
-    def __init__(self, on_object: Callable[[Any], str | None], describe: Callable[[], str] = lambda: "",
+    def __init__(self, on_object: Callable[[Any], str | None], context: Callable[[], str] = lambda: "",
                  global_name: Callable[[], str] = lambda: ""):
         self._on_object = on_object
-        self._describe = describe
+        self._context = context
         self._global_name = global_name  # the global being hashed, as the code names it ("" for arguments)
         self._active: set[int] = set()  # ids of containers being hashed, to refuse self-containing ones
         self._reducing: list[int] = []  # ids of objects hashed by their reduction, outermost first
@@ -129,7 +129,7 @@ class ValueHasher:
                 payload = hasher(value)
             except DDSError as exc:  # e.g. a dds.File that does not exist: say which step reads it
                 if not getattr(exc, "dds_located", False):
-                    exc.args, exc.dds_located = (self._describe() + str(exc), *exc.args[1:]), True
+                    exc.args, exc.dds_located = (self._context() + str(exc), *exc.args[1:]), True
                 raise
             return digest(Tag.REGISTERED, _type_name(tp), self.token(payload))
         if isinstance(value, pathlib.PurePath):
@@ -184,7 +184,7 @@ class ValueHasher:
                 "dds: %sa %s (%s) cannot be pickled, so dds identifies it by its type only: a change of its "
                 "state re-runs nothing. If its state matters, pass what matters as an argument, or teach dds "
                 "to hash it: dds.register_hasher(%s, lambda obj: <bytes/str/tuple that identifies obj>).",
-                self._describe(), name, _short_repr(value), self._type_expression(tp))
+                self._context(), name, _short_repr(value), self._type_expression(tp))
         return digest(Tag.OPAQUE, name, library_version(tp.__module__))
 
     def _object_token(self, value: Any) -> str:
@@ -219,7 +219,7 @@ class ValueHasher:
         key = id(value)
         if key in self._active:
             raise UnhashableValueError(
-                f"{self._describe()}a {type(value).__name__} contains itself; dds cannot hash "
+                f"{self._context()}a {type(value).__name__} contains itself; dds cannot hash "
                 "self-referencing containers. Fix: break the cycle or register a hasher for a wrapper type."
             )
         self._active.add(key)
@@ -248,7 +248,7 @@ class ValueHasher:
     def unhashable(self, value: Any) -> UnhashableValueError:
         tp = type(value)
         return UnhashableValueError(
-            f"{self._describe()}dds does not know how to hash a value of type {_type_name(tp)} "
+            f"{self._context()}dds does not know how to hash a value of type {_type_name(tp)} "
             f"({_short_repr(value)}). Fix: register a hasher with "
             f"dds.register_hasher({self._type_expression(tp)}, lambda obj: <bytes/str/tuple that identifies obj>), "
             "or pass the value as an argument of a type dds can hash, or compute it inside the function."

@@ -101,7 +101,7 @@ class FsStore(Store):
         staging, prefix = self._stage(sig)
         committed = False
         try:
-            with self._follow(staging, capability(codec, "appends_only")) as follower:
+            with self._write_watcher(staging, capability(codec, "appends_only")) as follower:
                 try:
                     codec.write(value, self.fs, f"{staging}/{codec.file_name}")
                 except NotSuitable:
@@ -406,7 +406,7 @@ class FsStore(Store):
         """After a write: drop what is left of the staging directory (all of it if nothing was committed)."""
         self._remove(staging)
 
-    def _follow(self, staging: str, appends_only: bool) -> Any:
+    def _write_watcher(self, staging: str, appends_only: bool) -> Any:
         """A context manager around a codec's write into ``staging`` (e.g. flushing to disk meanwhile); its
         ``checksums`` afterwards: ``{relative name: entry}`` of files it checksummed as they were written, which
         it may do when the codec says its files are only ever appended to (``appends_only``)."""

@@ -133,7 +133,7 @@ class LocalStore(FsStore):
         if self._batched() is None:  # else the tree is noted where it lands (_move_dir, _swap_dir)
             atomic.fsync_tree(path)
 
-    def _follow(self, staging: str, appends_only: bool) -> atomic.Follower:
+    def _write_watcher(self, staging: str, appends_only: bool) -> atomic.Follower:
         return atomic.Follower(staging, checksums.DEFAULT if appends_only else None)
 
     def _move_dir(self, src: str, dst: str) -> bool:
