@@ -65,15 +65,35 @@ class Tag:
 
 def digest(tag: str, *parts: str | bytes) -> str:
     """Hex digest of ``tag`` and ``parts`` (each a ``str`` or ``bytes``)."""
+    # One joined buffer and one update: a signature makes thousands of small digests, and three updates per
+    # part cost more than the hashing. The bytes fed are the same as ``_digest_streamed``'s, so the digest is.
+    raw = tag.encode("utf-8")
+    chunks = [b"t", len(raw).to_bytes(8, "little"), raw]
+    for part in parts:
+        if isinstance(part, str):
+            data = part.encode("utf-8", "surrogatepass")
+            kind = b"s"
+        elif isinstance(part, (bytes, bytearray, memoryview)):
+            data, kind = part, b"b"
+        else:
+            raise TypeError(f"digest parts must be str or bytes, not {type(part).__name__}")
+        if len(data) > _JOIN_LIMIT:  # a big value: streamed, never copied into a joined buffer
+            return _digest_streamed(tag, parts)
+        chunks += (kind, len(data).to_bytes(8, "little"), data)
+    return blake2b(b"".join(chunks), digest_size=DIGEST_SIZE).hexdigest()
+
+
+_JOIN_LIMIT = 1 << 16
+
+
+def _digest_streamed(tag: str, parts: tuple) -> str:
     h = blake2b(digest_size=DIGEST_SIZE)
     _feed(h, b"t", tag.encode("utf-8"))
     for part in parts:
         if isinstance(part, str):
             _feed(h, b"s", part.encode("utf-8", "surrogatepass"))
-        elif isinstance(part, (bytes, bytearray, memoryview)):
-            _feed(h, b"b", part)
         else:
-            raise TypeError(f"digest parts must be str or bytes, not {type(part).__name__}")
+            _feed(h, b"b", part)
     return h.hexdigest()
 
 

@@ -45,6 +45,13 @@ def checksum_of(f: BinaryIO, algorithm: str = DEFAULT) -> dict:
     return _entry(digest, size, algorithm)
 
 
+def checksum_of_bytes(data: bytes, algorithm: str = DEFAULT) -> dict:
+    """``checksum_of`` of a file whose bytes were read whole (small files: no chunk buffer)."""
+    digest = _ALGORITHMS.get(algorithm, _ALGORITHMS[DEFAULT])()
+    digest.update(data)
+    return _entry(digest, len(data), algorithm)
+
+
 class Growing:
     """The checksum of a file that is only ever appended to, taken piece by piece while it is written.
 

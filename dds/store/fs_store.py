@@ -178,22 +178,30 @@ class FsStore(Store):
     def verify(self, sig: str, meta: dict) -> None:
         """Check every file of blob ``sig`` against the sizes and checksums in ``meta``."""
         blob = self.blob_dir(sig)
-        path = meta.get("path")
-        names = [meta.get("file_name"), *meta.get("files", {})]
-        if not meta.get("files") or not all(isinstance(n, str) and safe_relative(n) for n in names):
-            raise DamagedDataError(self._damaged(path, sig, "its metadata lists no files or unsafe file names"))
+        self.check_listed_files(sig, meta)
         for rel, want in sorted(meta["files"].items()):
             try:
                 got = self._checksum(f"{blob}/{rel}", checksums.algorithm_of(want))
             except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-                raise DamagedDataError(self._damaged(path, sig, f"the file {rel} is missing")) from None
-            if got != want:
-                want = want if isinstance(want, dict) else {}
-                problem = (
-                    f"{rel} has {got['size']} bytes and checksum {got['checksum'][:16]}..., expected "
-                    f"{want.get('size')} bytes and checksum {str(want.get('checksum'))[:16]}..."
-                )
-                raise DamagedDataError(self._damaged(path, sig, problem))
+                raise DamagedDataError(self._damaged(meta.get("path"), sig, f"the file {rel} is missing")) from None
+            self.check_file(sig, meta, rel, got)
+
+    def check_listed_files(self, sig: str, meta: dict) -> None:
+        """DamagedDataError unless ``meta`` lists at least one file, every name staying inside the blob."""
+        names = [meta.get("file_name"), *meta.get("files", {})]
+        if not meta.get("files") or not all(isinstance(n, str) and safe_relative(n) for n in names):
+            raise DamagedDataError(self._damaged(meta.get("path"), sig, "its metadata lists no files or unsafe file names"))
+
+    def check_file(self, sig: str, meta: dict, rel: str, got: dict) -> None:
+        """DamagedDataError unless ``got`` (size and checksum of the file ``rel``) is what ``meta`` lists."""
+        want = meta["files"][rel]
+        if got != want:
+            want = want if isinstance(want, dict) else {}
+            problem = (
+                f"{rel} has {got['size']} bytes and checksum {got['checksum'][:16]}..., expected "
+                f"{want.get('size')} bytes and checksum {str(want.get('checksum'))[:16]}..."
+            )
+            raise DamagedDataError(self._damaged(meta.get("path"), sig, problem))
 
     def iter_blob_sigs(self) -> Iterator[str]:
         """Every committed signature (those with metadata), sorted."""
@@ -206,6 +214,10 @@ class FsStore(Store):
         data = self._read_small(where)
         if data is None:
             return None
+        return self._parse_ref(path, where, data)
+
+    def _parse_ref(self, path: str, where: str, data: bytes) -> str:
+        """The signature a ref file holds (``data``: its bytes), or DamagedDataError."""
         sig = data.decode("ascii", "replace").strip()
         if not is_sig(sig):
             raise DamagedDataError(

@@ -9,6 +9,7 @@ impossible, swapped in atomically.
 
 from __future__ import annotations
 
+import io
 import os
 import shlex
 import shutil
@@ -16,9 +17,13 @@ import stat
 import uuid
 from typing import Any
 
-from ..errors import DamagedDataError, StoreError
+from ..codecs import PICKLE, codec_named
+from ..codecs.binary import BytesCodec
+from ..codecs.pickled import PickleCodec
+from ..codecs.text import TextCodec
+from ..errors import CodecError, DamagedDataError, StoreError
 from ..paths import path_parts
-from . import atomic, checksums
+from . import atomic, checksums, signing
 from .fs_store import FsStore
 from .layout import check_inside, check_sig
 
@@ -44,6 +49,7 @@ class LocalStore(FsStore):
         )
         self._ref_file_of: dict[str, str] = {}  # store path -> its ref file
         self._refs_read: dict[str, tuple[tuple[int, int, int, int], str | None]] = {}  # ref file -> (stat, sig)
+        self._data_path_of: dict[str, str] = {}  # store path -> its view (data_root is fixed)
         self.sync_mode = sync
         self._batch = atomic.SyncBatch(root) if sync == "batch" else None
         self._now = self._batch is None  # the current keep syncs each file itself (see write)
@@ -53,21 +59,64 @@ class LocalStore(FsStore):
 
     def get_ref(self, path: str) -> str | None:
         """Read the ref only when its file changed since the last read (refs are replaced by rename, so a new
-        content is a new inode): a warm ``keep`` costs one ``stat`` here instead of an open and a read."""
+        content is a new inode): a warm ``keep`` costs one ``stat`` here instead of an open and a read; a
+        first read is an open, an ``fstat`` of the file read and a read."""
         where = self._ref_file_of.get(path)
         if where is None:
             where = self._ref_file_of[path] = self.ref_file(path)
+        known = self._refs_read.get(where)
+        if known is not None:
+            try:
+                st = os.stat(where)
+            except (FileNotFoundError, NotADirectoryError):
+                return None
+            if known[0] == _stamp(st):
+                return known[1]
         try:
-            st = os.stat(where)
+            fd = os.open(where, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         except (FileNotFoundError, NotADirectoryError):
             return None
-        stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-        known = self._refs_read.get(where)
-        if known is not None and known[0] == stamp:
-            return known[1]
-        sig = super().get_ref(path)
-        self._refs_read[where] = (stamp, sig)
+        try:
+            st = os.fstat(fd)  # the stamp of the very file read (a rename may replace the name meanwhile)
+            chunks = []
+            while chunk := os.read(fd, 4096):
+                chunks.append(chunk)
+        finally:
+            os.close(fd)
+        sig = self._parse_ref(path, where, b"".join(chunks))
+        self._refs_read[where] = (_stamp(st), sig)
         return sig
+
+    def read(self, sig: str, meta: dict | None = None) -> Any:
+        """As every store reads; a small one-file value of a codec that only opens its file (pickle, text,
+        bytes) is read from the disk once: checksummed and decoded from the same bytes."""
+        if meta is None:
+            return super().read(sig, meta)
+        files = meta.get("files")
+        name = meta.get("file_name")
+        entry = files.get(name) if isinstance(files, dict) and len(files) == 1 else None
+        size = entry.get("size") if isinstance(entry, dict) else None
+        codec = _codec_reading_by_open(meta.get("codec"))
+        if codec is None or not isinstance(size, int) or size > _READ_ONCE or not isinstance(name, str):
+            return super().read(sig, meta)
+        signing.check(sig, meta, self)  # with a signing key: refuse an unsigned or foreign value, unread
+        self.check_listed_files(sig, meta)
+        where = f"{self.blob_dir(sig)}/{name}"
+        try:
+            with open(where, "rb", buffering=0) as f:
+                data = f.readall() if os.fstat(f.fileno()).st_size <= _READ_ONCE else None
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise DamagedDataError(self._damaged(meta.get("path"), sig, f"the file {name} is missing")) from None
+        if data is None:  # grown past what its metadata says: damaged, which the generic path reports
+            return super().read(sig, meta)
+        self.check_file(sig, meta, name, checksums.checksum_of_bytes(data, checksums.algorithm_of(entry)))
+        try:
+            return codec.read(_OneFile(where, data), where)  # the very bytes just verified
+        except Exception as exc:
+            raise CodecError(
+                f"Cannot load {meta.get('path') or f'signature {sig}'}: codec {codec.name!r} failed to decode it "
+                f"({type(exc).__name__}: {exc}). Re-run the function to recompute it."
+            ) from exc
 
     def write(self, sig: str, value: Any, meta: dict) -> dict:
         # after a quiet spell, this keep (its blob, metadata and then its ref) is made durable file by file
@@ -118,7 +167,10 @@ class LocalStore(FsStore):
 
     def data_path(self, path: str) -> str:
         """Where people find ``path``: ``data_dir/<path>``."""
-        return os.path.join(self.data_root, *path_parts(path))
+        where = self._data_path_of.get(path)
+        if where is None:
+            where = self._data_path_of[path] = os.path.join(self.data_root, *path_parts(path))
+        return where
 
     # ------------------------------------------------------------------ primitives
     def _make_temp_dir(self) -> str:
@@ -172,7 +224,9 @@ class LocalStore(FsStore):
 
     def _checksum(self, path: str, algorithm: str = checksums.DEFAULT) -> dict:
         with open(path, "rb", buffering=0) as f:  # plain os I/O: fsspec's wrapping costs more
-            return checksums.checksum_of(f, algorithm)
+            if os.fstat(f.fileno()).st_size > _READ_ONCE:
+                return checksums.checksum_of(f, algorithm)
+            return checksums.checksum_of_bytes(f.readall(), algorithm)  # small: no 1 MiB buffer
 
     def refresh_view(self, path: str, sig: str, meta: dict | None = None) -> None:
         final = self.data_path(path)
@@ -184,10 +238,14 @@ class LocalStore(FsStore):
             if meta is None:
                 return
         target = os.path.join(self.blob_dir(sig), meta["file_name"])
-        if os.path.islink(final) and _same_file(final, target):
-            return
-        if os.path.lexists(final) and not os.path.islink(final):
+        try:
+            mode = os.lstat(final).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            mode = None
+        if mode is not None and not stat.S_ISLNK(mode):
             return  # a copy (no symlinks here): not checked
+        if mode is not None and _same_file(final, target):
+            return
         self._publish(path, sig, meta)
 
     def entry_usage(self, where: str) -> tuple[int, float | None]:
@@ -281,6 +339,39 @@ def _refuse_folder_links(root: str, directory: str, path: str) -> None:
             return
 
 
+def _stamp(st: os.stat_result) -> tuple[int, int, int, int]:
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+#: A file of at most this many bytes is read whole: checksummed (and for ``read``, decoded) from one buffer.
+_READ_ONCE = 1 << 20
+
+
+def _codec_reading_by_open(name: Any) -> Any:
+    """The codec named ``name`` if its ``read`` only does ``fs.open(path, "rb")`` (so it can be handed the
+    bytes already verified); else None (also in safe mode for pickle: the generic path refuses it)."""
+    if name not in ("pickle", "text", "bytes"):
+        return None
+    try:
+        codec = codec_named(name)
+    except CodecError:
+        return None
+    return codec if type(codec).read in _READS_BY_OPEN else None
+
+
+class _OneFile:
+    """The file system a codec reads a verified small file from: its bytes, as read by the checksum."""
+
+    def __init__(self, path: str, data: bytes):
+        self._path = path
+        self._data = data
+
+    def open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+        if path != self._path or mode != "rb":
+            raise OSError(f"{path!r} ({mode}) is not the file being decoded ({self._path})")
+        return io.BytesIO(self._data)
+
+
 def _same_file(link: str, target: str) -> bool:
     """Whether ``link`` resolves to ``target``: two stats, not a realpath of each (an lstat per folder)."""
     try:
@@ -288,3 +379,6 @@ def _same_file(link: str, target: str) -> bool:
     except OSError:
         return False
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+_READS_BY_OPEN = {PickleCodec.read, TextCodec.read, BytesCodec.read, type(PICKLE).read}
