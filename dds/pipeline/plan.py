@@ -312,7 +312,7 @@ def make_plan(fn: Callable, args: tuple, kwargs: dict, store: Any) -> Plan:
             else:
                 step.status, step.reason = WILL_RUN, _reason_for_new(store, site.path)
             continue
-        step.status, step.reason, tree = _compare_code(signature_of(site.path, site.callee, (), {}).tree, store, site)
+        step.status, step.reason, tree = _compare_code(signature_of(site.path, site.callee, (), {}), store, site)
         session.decisions[site.path] = session.Decision(store.get_ref(site.path), None, tree, step.reason)
     _propagate(plan)
     _drop_inexact_signatures(plan, loads, store, session.decisions)
@@ -394,15 +394,17 @@ def _reason_for_new(store: Any, path: str) -> str:
     return "nothing stored yet" if store.get_ref(path) is None else "code or inputs changed"
 
 
-def _compare_code(current: dict, store: Any, site: _Site) -> tuple[str, str, dict]:
-    """Arguments unknown before running: compare the function's own signature (``current``, the tree of a
-    call without arguments) with the stored one."""
+def _compare_code(current: trees.CallSignature, store: Any, site: _Site) -> tuple[str, str, Any]:
+    """Arguments unknown before running: compare the function's own signature (``current``, the signature of
+    a call without arguments) with the stored one. Returns the status, its reason and ``current`` (whose tree
+    is built only if ``why`` asks for it)."""
     sig = store.get_ref(site.path)
     meta = store.read_meta(sig) if sig else None
     if meta is None or "tree" not in meta:
         return WILL_RUN, "nothing stored yet", current
-    if trees.function_signature(meta["tree"]) != trees.function_signature(current):
-        if _held_before_with_this_code(store, site.path, trees.function_signature(current)):
+    function_sig = current.function_signature()
+    if trees.function_signature(meta["tree"]) != function_sig:
+        if _held_before_with_this_code(store, site.path, function_sig):
             return MAY_RUN, "code changed back to that of an earlier stored value", current
         return WILL_RUN, "code changed", current
     if site.traceable:

@@ -115,6 +115,14 @@ class CallSignature:
             self._tree = to_json(self._root)
         return self._tree
 
+    def function_signature(self) -> tuple:
+        """``function_signature(self.tree)``, read from the graph without building the tree."""
+        dep = next((d for d in self._root.deps if d.name == FUNCTION), None)
+        if dep is None:
+            return ()
+        sigs = {unit.key: unit.sig for unit in self._root.refs}  # a dep's refs are among its unit's refs
+        return dep.token, tuple(sigs.get(key) for key in dep.refs)
+
 
 # -- JSON form --------------------------------------------------------------------------------------
 def to_json(root: Unit) -> dict:

@@ -76,6 +76,10 @@ class FsStore(Store):
         data = self._read_small(where)
         if data is None:
             return None
+        return self._parse_meta(sig, where, data)
+
+    def _parse_meta(self, sig: str, where: str, data: bytes) -> dict:
+        """The metadata ``data`` (the bytes of ``where``) holds, or DamagedDataError."""
         try:
             meta = json.loads(data)
         except ValueError as exc:

@@ -14,6 +14,7 @@ import os
 import shlex
 import shutil
 import stat
+import time
 import uuid
 from typing import Any
 
@@ -49,6 +50,7 @@ class LocalStore(FsStore):
         )
         self._ref_file_of: dict[str, str] = {}  # store path -> its ref file
         self._refs_read: dict[str, tuple[tuple[int, int, int, int], str | None]] = {}  # ref file -> (stat, sig)
+        self._metas_read: dict[str, tuple[tuple[int, int, int, int], bytes]] = {}  # meta file -> (stat, bytes)
         self._data_path_of: dict[str, str] = {}  # store path -> its view (data_root is fixed)
         self.sync_mode = sync
         self._batch = atomic.SyncBatch(root) if sync == "batch" else None
@@ -72,20 +74,37 @@ class LocalStore(FsStore):
                 return None
             if known[0] == _stamp(st):
                 return known[1]
-        try:
-            fd = os.open(where, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        except (FileNotFoundError, NotADirectoryError):
+        read = _read_with_stamp(where)
+        if read is None:
             return None
-        try:
-            st = os.fstat(fd)  # the stamp of the very file read (a rename may replace the name meanwhile)
-            chunks = []
-            while chunk := os.read(fd, 4096):
-                chunks.append(chunk)
-        finally:
-            os.close(fd)
-        sig = self._parse_ref(path, where, b"".join(chunks))
-        self._refs_read[where] = (_stamp(st), sig)
+        sig = self._parse_ref(path, where, read[1])
+        self._refs_read[where] = (_stamp(read[0]), sig)
         return sig
+
+    def read_meta(self, sig: str) -> dict | None:
+        """As every store reads it; the bytes of a metadata file written more than ``_RACY_NS`` before it was
+        read are kept, and a later read whose ``stat`` finds the same file (inode, size, times) parses them
+        again instead of opening the file (metadata is replaced by rename, never rewritten in place by dds; a
+        file changed within the same clock tick as its read is never kept). ``eval`` reads each step's
+        metadata in its plan and again in its keep."""
+        where = self.meta_file(sig)
+        known = self._metas_read.get(where)
+        if known is not None:
+            try:
+                st = os.stat(where)
+            except (FileNotFoundError, NotADirectoryError):
+                return None
+            if known[0] == _stamp(st):
+                return self._parse_meta(sig, where, known[1])
+        read = _read_with_stamp(where)
+        if read is None:
+            return None
+        st, data = read
+        if st.st_mtime_ns < time.time_ns() - _RACY_NS and st.st_ctime_ns < time.time_ns() - _RACY_NS:
+            if len(self._metas_read) >= _METAS_KEPT:
+                self._metas_read.clear()
+            self._metas_read[where] = (_stamp(st), data)
+        return self._parse_meta(sig, where, data)
 
     def read(self, sig: str, meta: dict | None = None) -> Any:
         """As every store reads; a small one-file value of a codec that only opens its file (pickle, text,
@@ -341,6 +360,27 @@ def _refuse_folder_links(root: str, directory: str, path: str) -> None:
 
 def _stamp(st: os.stat_result) -> tuple[int, int, int, int]:
     return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def _read_with_stamp(where: str) -> tuple[os.stat_result, bytes] | None:
+    """``(fstat, bytes)`` of the small file ``where`` (the stat of the very file read: a rename may replace
+    the name meanwhile); None when there is none. One open, one fstat, one read."""
+    try:
+        fd = os.open(where, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    try:
+        st = os.fstat(fd)
+        chunks = []
+        while chunk := os.read(fd, max(st.st_size + 1, 4096)):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return st, b"".join(chunks)
+
+
+_RACY_NS = 2_000_000_000  # a file's times are trusted to tell its versions apart once it is this old
+_METAS_KEPT = 20_000  # metadata files whose bytes a process keeps (about 1.5 KB each)
 
 
 #: A file of at most this many bytes is read whole: checksummed (and for ``read``, decoded) from one buffer.
