@@ -380,13 +380,24 @@ class Suite:
         layouts = [(n, m) for n in self.scale_sizes for m in SCALE_MODULES]
         times: dict[tuple[int, int, str], list[float]] = {}
         failed: dict[tuple[int, int], str] = {}
+        # dds_py (issue 17's comparison) at N=1,000, both layouts, interleaved with dds in the same rounds
+        peer = "dds_py" if "dds_py" in self.libs() and 1000 in self.scale_sizes else None
+        peer_layouts = [(1000, m) for m in SCALE_MODULES] if peer else []
+        peer_times: dict[tuple[int, int, str], list[float]] = {}
+        peer_failed: dict[tuple[int, int], str] = {}
         for rep in range(reps):
             for n, m in (layouts if rep % 2 == 0 else layouts[::-1]):
-                if (n, m) in failed:
-                    continue
-                err = self.scale_round(n, m, rep, times)
-                if err:
-                    failed[(n, m)] = err
+                if (n, m) not in failed:
+                    err = self.scale_round(n, m, rep, times)
+                    if err:
+                        failed[(n, m)] = err
+                if (n, m) in peer_layouts and (n, m) not in peer_failed:
+                    err = self.scale_round(n, m, rep, peer_times, lib=peer)
+                    if err:
+                        peer_failed[(n, m)] = err
+        self.scale_peer_rows(peer, peer_layouts, peer_times, peer_failed, times, failed)
+        if peer is None:
+            self.peer_missing("scale N=1,000 (dds_py)")
         big, small = max(self.scale_sizes), min(self.scale_sizes)
         med = {k: statistics.median(v) for k, v in times.items()}
         for n, m in layouts:
@@ -421,10 +432,34 @@ class Suite:
                 self.add(Row(f"  one module / {SCALE_MODULES[-1]} modules, N={big:,}, {state}", "dds", f"{r:.2f}×",
                              "same steps, smaller modules", "", "≤ 1.3×", _verdict("dds", r <= 1.3)))
 
-    def scale_round(self, n: int, m: int, rep: int, times: dict) -> str:
+    def scale_peer_rows(self, peer: str | None, layouts: list, peer_times: dict, peer_failed: dict, times: dict,
+                        failed: dict) -> None:
+        """dds_py's figures at N=1,000 and issue 17's targets against them: compute ≤ 1.2× dds_py's time,
+        every no-op state ≤ 0.5× dds_py's (medians of the same rounds)."""
+        for n, m in layouts:
+            label = f"N={n:,}, {m} module{'s' if m > 1 else ''}"
+            if (n, m) in peer_failed:
+                self.add(Row(f"scale {label}", peer, "error", result=peer_failed[(n, m)][:90]))
+                continue
+            for state in SCALE_STATES:
+                spread = peer_times[(n, m, state)]
+                t = statistics.median(spread)
+                what = "first run (compute)" if state == "first" else "no-op " + state
+                self.add(Row(f"scale {label}: {what}", peer, f"{t:.3f} s",
+                             f"range {min(spread):.3f}-{max(spread):.3f} s", f"{t / n * 1e6:.0f} µs/step",
+                             result="peer", raw={"s": spread}))
+                if (n, m) in failed:
+                    continue
+                ours = statistics.median(times[(n, m, state)])
+                limit = 1.2 if state == "first" else 0.5
+                r = ours / t
+                self.add(Row(f"  scale {label}: dds / dds_py, {what}", "dds", f"{r:.2f}×",
+                             f"dds {ours:.3f} s, dds_py {t:.3f} s", "", f"≤ {limit:g}×", _verdict("dds", r <= limit)))
+
+    def scale_round(self, n: int, m: int, rep: int, times: dict, lib: str = "dds") -> str:
         """One fresh store through every state of the pipeline; the time of each state into ``times``."""
         pkg = gen.scale_package(n, m)
-        store = os.path.join(self.tmp, "stores", f"scale-{pkg}-{rep}")
+        store = os.path.join(self.tmp, "stores", f"scale-{lib}-{pkg}-{rep}")
         want = repr(gen.scale_result(n))
         modules = [os.path.join(self.src, pkg, f"m{i}.py") for i in range(m)]
         for state in SCALE_STATES:
@@ -432,7 +467,7 @@ class Suite:
                 for path in modules:
                     os.utime(path)
             mode = "eval" if state == "eval" else "keep"
-            data, _, err = self.work("dds", "pipeline", "dds", store, pkg, mode, "run")
+            data, _, err = self.work(lib, "pipeline", lib, store, pkg, mode, "run")
             if data is None:
                 return err
             if data["result"] != want:

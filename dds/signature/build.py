@@ -34,6 +34,7 @@ from .writes import only_writes
 
 
 _shapes: dict[int, tuple[Any, CodeShape | None]] = {}
+_HASHED_EVERY_CALL = (ARGUMENTS, KEYWORD_ARGUMENTS)
 
 
 def function_shape(code: types.CodeType) -> CodeShape | None:
@@ -189,6 +190,8 @@ class SignatureBuilder:
                 token = self._token(value)
                 remember_plain_token(value, token)
         unit.deps.append(Dep(name, token, self._dep_refs, preview(value) if value is not _MISSING else "<undefined>"))
+        if unit is self.root and name in _HASHED_EVERY_CALL:
+            return  # the arguments: hashed again on every call, never re-checked (their probes are dropped)
         if value is not _MISSING and not identity_suffices(value):
             self.probes.mutable(value, token, qualified or name)  # may be mutated in place: re-checked on re-use
 
