@@ -61,7 +61,10 @@ def call_signature(path: str, fn: Callable, args: tuple, kwargs: dict,
         except _Stale:
             pass
     builder = SignatureBuilder(load_sig=load_sig, content_of=content_of)
-    signature = builder.call_signature(path, fn, args, kwargs)
+    try:
+        signature = builder.call_signature(path, fn, args, kwargs)
+    finally:
+        builder.release()
     shape_cache.flush_soon()
     if builder.probes.reusable:
         _entries[path] = _Entry(fn, builder)
@@ -117,6 +120,8 @@ def _still_valid(entry: _Entry, load_sig: Callable[[str], str | None]) -> bool:
                     return False
         except Exception:  # noqa: BLE001 - e.g. a value now unhashable: the rebuild reports it properly
             return False
+        finally:
+            hasher.release()
     return True
 
 
@@ -193,6 +198,8 @@ def _signature_from(entry: _Entry, path: str, fn: Callable, args: tuple, kwargs:
             unit = entry.by_key[key]
             if unit not in refs:
                 refs.append(unit)
+    if hasher is not None:
+        hasher.release()
     root.refs = refs
     root.local = call_digest(path, root.deps)
     root.sig = unit_digest(root.local, [r.sig for r in refs])
