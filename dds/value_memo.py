@@ -14,10 +14,11 @@ import datetime
 import decimal
 import fractions
 import sys
-import threading
 import uuid
 from collections import OrderedDict
 from typing import Any
+
+from . import forks
 
 _MAX_BYTES = 1 << 20
 DEFAULT_ENTRIES = 4096
@@ -25,7 +26,7 @@ _SCALARS = frozenset({type(None), bool, int, float, complex, str, bytes, range, 
                       datetime.time, datetime.timedelta, decimal.Decimal, fractions.Fraction, uuid.UUID})
 
 _held: OrderedDict[tuple[int, str], tuple[Any, Any]] = OrderedDict()  # (id(store), sig) -> (store, value)
-_lock = threading.Lock()
+_lock = forks.lock()  # free in a child forked while another thread held it
 _capacity: int | None = DEFAULT_ENTRIES  # None: no bound
 
 

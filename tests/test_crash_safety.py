@@ -27,6 +27,7 @@ kills (20 by default, ``make reliability`` runs 200), ``DDS_RELIABILITY_SEED`` t
 from __future__ import annotations
 
 import builtins
+import faulthandler
 import functools
 import os
 import pickle
@@ -35,6 +36,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -87,7 +89,8 @@ def _serve() -> None:
     ``once GEN`` keeps the big paths with round GEN; ``write GEN`` does rounds GEN, GEN+1 ... until killed;
     ``step PATH K GEN`` keeps PATH with round GEN and kills itself before its K-th file system operation;
     ``group K GEN`` does that over three keeps in a row (the second and third join a batch of the group
-    commit, ``atomic.SyncBatch``).
+    commit, ``atomic.SyncBatch``); ``hang`` logs a line and blocks forever (the harness's own test).
+    A writer dumps the Python stacks of its threads into LOG on SIGUSR1: the harness asks when it hangs.
     """
     import numpy  # noqa: F401
     import pandas  # noqa: F401
@@ -106,6 +109,8 @@ def _serve() -> None:
             code = 0
             try:
                 signal.signal(signal.SIGINT, signal.default_int_handler)
+                stacks = open(log_file, "a")  # noqa: SIM115 - open until os._exit
+                faulthandler.register(signal.SIGUSR1, file=stacks, all_threads=True)  # the harness asks, if hung
                 _writer(store_dir, log_file, command, args)
             except KeyboardInterrupt:  # SIGINT (test_function_errors): Python cleaned up on the way out
                 with open(log_file, "a") as log:
@@ -119,7 +124,7 @@ def _serve() -> None:
                 os._exit(code)
         print(f"pid {pid}", flush=True)
         _, status = os.waitpid(pid, 0)
-        print(f"dead {status}", flush=True)
+        print(f"dead {pid} {status}", flush=True)
 
 
 def _warm_up() -> None:
@@ -141,6 +146,9 @@ def _writer(store_dir: str, log_file: str, command: str, args: list[str]) -> Non
 
     dds.set_store("local", internal_dir=store_dir)
     with open(log_file, "a", buffering=1) as log:
+        if command == "hang":
+            log.write("hanging\n")
+            threading.Event().wait()
         if command == "step":
             path, kill_at, gen = args[0], int(args[1]), int(args[2])
             log.write(f"start {path} {gen}\n")
@@ -236,43 +244,74 @@ SEED = int(os.environ.get("DDS_RELIABILITY_SEED", "5"))
 KNOWN_VIEW_BUG = False
 
 
+#: How long a writer may take before the harness declares it hung (a keep here takes well under a second; a
+#: loaded machine, a few). Then the test fails at once, naming the writer, what it logged last, its threads'
+#: states and Python stacks, and a fresh zygote serves the next test.
+WRITER_SECONDS = float(os.environ.get("DDS_RELIABILITY_WRITER_SECONDS", "60"))
+
+
 class Zygote:
+    """The test side of the zygote: ``start`` a writer, ``wait`` for it; a hung writer or zygote fails the
+    test with a description and is replaced, so it cannot make later tests read its late answers."""
+
     def __init__(self, cwd: Path):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DDS_")}
-        env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")])
-        self.proc = subprocess.Popen([sys.executable, __file__, "serve"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, env=env, cwd=str(cwd))
+        self.cwd = cwd
         self.processes = 0
         self.store_dir = self.log_file = None  # where the writers of the current test write
         self.writer: int | None = None  # the pid of the writer running now, if any
+        self.command = ""  # what it was asked to do
+        self._spawn()
+
+    def _spawn(self) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DDS_")}
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")])
+        self.proc = subprocess.Popen([sys.executable, __file__, "serve"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, env=env, cwd=str(self.cwd))
+        self.writer = None
 
     def use(self, store_dir: Path, log_file: Path) -> None:
         self.store_dir, self.log_file = store_dir, log_file
         self.processes = 0
 
-    def _line(self, timeout: float = 120) -> str:
+    def _line(self, timeout: float) -> list[str] | None:
+        """The zygote's next answer, split; None if it gives none within ``timeout`` seconds."""
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        assert ready, "the zygote did not answer"
+        if not ready:
+            return None
         line = self.proc.stdout.readline()
-        assert line, f"the zygote died (exit {self.proc.poll()})"
-        return line
+        if not line:
+            self._replace()
+            pytest.fail(f"the zygote died (exit {self.proc.poll()}) while running {self.command!r}")
+        return line.split()
+
+    def _replace(self) -> None:
+        """A new zygote for the next tests (the old one, or its writer, can no longer be trusted to answer)."""
+        if self.writer is not None:
+            _kill(self.writer)
+        _kill(self.proc.pid)
+        self.proc.wait()
+        self._spawn()
 
     def start(self, *command) -> int:
+        self.command = " ".join(map(str, command))
         self.proc.stdin.write(" ".join(map(str, (self.store_dir, self.log_file, *command))) + "\n")
         self.proc.stdin.flush()
-        word, pid = self._line().split()
-        assert word == "pid"
+        answer = self._line(WRITER_SECONDS)
+        if answer is None or answer[0] != "pid":
+            self._replace()
+            pytest.fail(f"the zygote did not start a writer for {self.command!r} within {WRITER_SECONDS:g} s "
+                        f"(it answered {answer}); replaced by a new zygote")
         self.processes += 1
-        self.writer = int(pid)
+        self.writer = int(answer[1])
         return self.writer
 
-    def wait(self, timeout: float = 120) -> str:
+    def wait(self, timeout: float = WRITER_SECONDS) -> str:
         """Wait for the writer: ``"killed"`` (SIGKILL), ``"interrupted"`` (KeyboardInterrupt) or ``"finished"``;
-        anything else (an exception in the writer) fails the test."""
-        word, status = self._line(timeout).split()
-        assert word == "dead"
-        self.writer = None
-        status = int(status)
+        anything else (an exception in the writer, a hang) fails the test."""
+        answer = self._line(timeout)
+        if answer is None:
+            self._hung(timeout)
+        pid, status = self._dead(answer)
         if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
             return "killed"
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 130:
@@ -280,15 +319,48 @@ class Zygote:
         assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, (status, self.log_file.read_text()[-3000:])
         return "finished"
 
+    def _dead(self, answer: list[str]) -> tuple[int, int]:
+        if answer[0] != "dead" or int(answer[1]) != self.writer:
+            writer = self.writer
+            self._replace()
+            pytest.fail(f"the zygote answered {answer} while writer {writer} ({self.command!r}) ran; replaced")
+        self.writer = None
+        return int(answer[1]), int(answer[2])
+
+    def _hung(self, timeout: float) -> None:
+        """Describe the hung writer (threads' states, Python stacks, its log), end it, and fail the test."""
+        pid = self.writer
+        threads = _thread_states(pid)
+        log_before = self.log_file.read_text() if self.log_file.exists() else ""
+        try:
+            os.kill(pid, signal.SIGUSR1)  # faulthandler: the stacks of all its threads, into its log
+        except ProcessLookupError:
+            pass
+        time.sleep(1.0)
+        log = self.log_file.read_text() if self.log_file.exists() else ""
+        stacks = log[len(log_before):] if log.startswith(log_before) else log[-6000:]
+        last = [line for line in log_before.splitlines() if line.strip()][-3:]
+        _kill(pid)
+        answer = self._line(30)
+        if answer is None:
+            ended = "it did not end within 30 s of SIGKILL (uninterruptible sleep in the kernel); zygote replaced"
+            self._replace()
+        else:
+            self._dead(answer)
+            ended = "it ended at SIGKILL"
+        pytest.fail(f"writer {pid} ({self.command!r}) gave no answer within {timeout:g} s; its last log lines: "
+                    f"{last}; {ended}.\nthreads (state, kernel wait):\n{threads}\nPython stacks:\n{stacks}",
+                    pytrace=False)
+
     def stop_writer(self) -> None:
         """After a failed test: end the writer it left running (it would write forever)."""
         if self.writer is not None:
-            try:
-                os.kill(self.writer, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self._line(30)
-            self.writer = None
+            _kill(self.writer)
+            answer = self._line(30)
+            if answer is None:
+                self._replace()
+            else:
+                self._dead(answer)
 
     def close(self) -> None:
         self.stop_writer()
@@ -300,6 +372,34 @@ class Zygote:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _thread_states(pid: int) -> str:
+    """One line per thread of ``pid``: name, state (R running, S sleeping, D uninterruptible: in the kernel,
+    e.g. an fsync) and the kernel function it waits in (Linux ``/proc``; empty elsewhere)."""
+    rows = []
+    try:
+        tids = sorted(os.listdir(f"/proc/{pid}/task"), key=int)
+    except OSError:
+        return "(no /proc)"
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{pid}/task/{tid}/wchan") as f:
+                wchan = f.read().strip()
+        except OSError:
+            continue
+        name, state = stat[stat.index("(") + 1: stat.rindex(")")], stat[stat.rindex(")") + 2]
+        rows.append(f"  {tid} {name} {state} {wchan or '-'}")
+    return "\n".join(rows)
 
 
 def progress(log_file: Path) -> dict[str, tuple[int, int]]:
@@ -610,3 +710,18 @@ def test_a_batched_keep_fsyncs_nothing_before_it_returns_and_the_batch_syncs_lat
 def test_the_sync_option_is_checked():
     with pytest.raises(dds.StoreError, match="sync='batch'"):
         LocalStore(internal_dir="unused", sync="never")
+
+
+def test_a_hung_writer_fails_at_once_with_its_stacks_and_the_next_writer_is_served(crash_site):
+    """The harness itself: a writer that never answers fails its test with what it was doing (its command,
+    its last log line, the stacks of its threads), and leaves no late answer to the next writer's wait."""
+    zygote, _store, log_file = crash_site
+    pid = zygote.start("hang")
+    with pytest.raises(pytest.fail.Exception) as failed:
+        zygote.wait(timeout=5)
+    message = str(failed.value)
+    assert f"writer {pid} ('hang')" in message and "'hanging'" in message and "it ended at SIGKILL" in message
+    assert "in _writer" in message and "most recent call first" in message  # faulthandler: every thread
+    zygote.start("step", SMALL_OBJ, 0, 0)
+    assert zygote.wait() == "finished"
+    assert "done /step/obj 0" in log_file.read_text()
