@@ -159,11 +159,16 @@ def _writer(store_dir: str, log_file: str, command: str, args: list[str]) -> Non
             return
         if command == "group":
             kill_at, gen = int(args[0]), int(args[1])
+            store = dds.api._store
+            store._batch.max_delay = 3600.0  # however slow the machine, the 2nd and 3rd keeps join the batch
             with _killed_before_operation(kill_at) as counted:
                 for path in GROUP:
                     log.write(f"start {path} {gen}\n")
                     keep(path, gen)
                     log.write(f"done {path} {gen}\n")
+                    log.write(f"batched {path} {len(store._batch._pending)}\n")
+                log.write(f"sync_from {counted[0]}\n")
+                store.flush()  # the batch's sync: its operations are kill points too
             log.write(f"operations {counted[0]}\n")
             return
         gen = int(args[0])
@@ -194,6 +199,10 @@ class _killed_before_operation:
             os.kill(os.getpid(), signal.SIGKILL)
 
     def __enter__(self) -> list[int]:
+        from dds.store import atomic
+
+        real_syncfs = self.saved["syncfs"] = atomic._syncfs  # a big batch's one sync (ctypes, not os)
+        atomic._syncfs = lambda path: (self._tick(), real_syncfs(path))[1]
         for name in _MUTATING_OS:
             real = getattr(os, name)
             self.saved[name] = real
@@ -215,6 +224,9 @@ class _killed_before_operation:
         return self.count
 
     def __exit__(self, *exc) -> None:
+        from dds.store import atomic
+
+        atomic._syncfs = self.saved.pop("syncfs")
         builtins.open = self.saved.pop("open")
         for name, real in self.saved.items():
             setattr(os, name, real)
@@ -267,6 +279,7 @@ class Zygote:
         env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")])
         self.proc = subprocess.Popen([sys.executable, __file__, "serve"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True, env=env, cwd=str(self.cwd))
+        self.answers = Lines(self.proc.stdout.fileno())
         self.writer = None
 
     def use(self, store_dir: Path, log_file: Path) -> None:
@@ -275,14 +288,12 @@ class Zygote:
 
     def _line(self, timeout: float) -> list[str] | None:
         """The zygote's next answer, split; None if it gives none within ``timeout`` seconds."""
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        if not ready:
-            return None
-        line = self.proc.stdout.readline()
-        if not line:
+        try:
+            line = self.answers.next(timeout)
+        except EOFError:
             self._replace()
             pytest.fail(f"the zygote died (exit {self.proc.poll()}) while running {self.command!r}")
-        return line.split()
+        return None if line is None else line.split()
 
     def _replace(self) -> None:
         """A new zygote for the next tests (the old one, or its writer, can no longer be trusted to answer)."""
@@ -374,6 +385,42 @@ class Zygote:
                 self.proc.wait()
 
 
+class Lines:
+    """Lines read from a pipe with a timeout, none ever lost.
+
+    Why not ``select`` on the pipe's file object and ``readline``: readline reads ahead whatever is in the
+    pipe, so when a writer died at once and the zygote's ``pid`` and ``dead`` answers arrived together, the
+    second one sat in the file object's buffer while ``select`` (which sees only the pipe) waited for it in
+    vain; the test then read it as the answer to the next test's command (issue 17: "a writer gave no answer
+    for 120 s", then ``assert 'dead' == 'pid'``). Here the buffer is ours and is looked at first.
+    """
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.buffer = b""
+
+    def next(self, timeout: float) -> str | None:
+        """The next line (without its newline); None after ``timeout`` seconds without one; EOFError at the
+        end of the pipe."""
+        if not self.ready(timeout):
+            return None
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line.decode()
+
+    def ready(self, timeout: float) -> bool:
+        """Whether a whole line is there, or comes within ``timeout`` seconds (it is not consumed)."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            ready, _, _ = select.select([self.fd], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                return False
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                raise EOFError
+            self.buffer += chunk
+        return True
+
+
 def _kill(pid: int) -> None:
     try:
         os.kill(pid, signal.SIGKILL)
@@ -408,7 +455,7 @@ def progress(log_file: Path) -> dict[str, tuple[int, int]]:
     started: dict[str, int] = {}
     for line in log_file.read_text().splitlines():
         word, *rest = line.split()
-        if word in ("operations", "interrupted"):
+        if word in ("operations", "interrupted", "batched", "sync_from"):
             continue
         assert word in ("start", "done"), f"a writer failed: {line}"
         path, gen = rest[0], int(rest[1])
@@ -655,8 +702,9 @@ def test_keep_repairs_a_view_left_ahead_of_its_ref(crash_site):
 
 def test_sigkill_before_every_file_operation_of_a_grouped_commit(crash_site):
     """Three keeps in a row: the first, after a quiet spell, is made durable file by file; the two that follow
-    join a batch synced later (one sync for the group). A kill before every operation of the whole group
-    leaves each path with its old value or its new one, and the store consistent."""
+    join a batch synced after them (one sync for the group). A kill before every operation of the whole group,
+    its sync included, leaves each of the three paths with its old value or its new one (checked for all of
+    them after every kill), and the store consistent."""
     zygote, store, log_file = crash_site
     stats = new_stats()
     zygote.start("group", 0, 0)  # never killed: the older values
@@ -672,8 +720,16 @@ def test_sigkill_before_every_file_operation_of_a_grouped_commit(crash_site):
         if outcome == "finished":
             break
         stats["kills"] += 1
-    operations = int(log_file.read_text().split("operations ")[-1].split()[0])
+    last_run = log_file.read_text().split(f"start {GROUP[0]} ")[-1]  # the run that finished
+    operations = int(last_run.split("operations ")[-1].split()[0])
     assert stats["kills"] == operations == kill_at - 1
+    # the group really was one: the first keep synced its own files, the 2nd and 3rd left theirs to the
+    # batch, whose sync (an fsync per noted file and folder, and per file of a noted blob folder) came last
+    # and was killed before each of its steps too
+    pending = [int(line.split()[2]) for line in last_run.splitlines() if line.startswith("batched ")]
+    assert pending[0] == 0 < pending[1] < pending[2], pending
+    sync_from = int(last_run.split("sync_from ")[-1].split()[0])
+    assert operations - sync_from >= pending[2], (operations, sync_from, pending)
     assert stats["new_value_committed"] > 0 and stats["left_unfinished_blob"] > 0
     assert dds_verify_cli(store).returncode == 0
 
@@ -725,3 +781,46 @@ def test_a_hung_writer_fails_at_once_with_its_stacks_and_the_next_writer_is_serv
     zygote.start("step", SMALL_OBJ, 0, 0)
     assert zygote.wait() == "finished"
     assert "done /step/obj 0" in log_file.read_text()
+
+
+def test_answers_arriving_together_are_all_read():
+    """Two lines written at once are two answers (the cause of issue 17's hang: the second one was lost in
+    a read-ahead buffer that ``select`` does not see)."""
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, b"pid 1\ndead 1 0\npid")
+        lines = Lines(read_end)
+        assert lines.next(timeout=5) == "pid 1"
+        assert lines.next(timeout=5) == "dead 1 0"
+        assert lines.next(timeout=0.1) is None  # half a line is no answer yet
+        os.write(write_end, b" 2\n")
+        assert lines.next(timeout=5) == "pid 2"
+        os.close(write_end)
+        write_end = None
+        with pytest.raises(EOFError):
+            lines.next(timeout=5)
+    finally:
+        os.close(read_end)
+        if write_end is not None:
+            os.close(write_end)
+
+
+def test_a_writer_dying_before_its_answer_is_read_is_seen_dead(crash_site):
+    """End to end: a writer killed before its first file operation dies at once, and the test reads the
+    zygote's answers only after both arrived (as when the test process is descheduled under load)."""
+    zygote, _store, log_file = crash_site
+    zygote.start("step", SMALL_OBJ, 0, 0)
+    assert zygote.wait() == "finished"
+    zygote.proc.stdin.write(f"{zygote.store_dir} {log_file} step {SMALL_OBJ} 1 1\n")
+    zygote.proc.stdin.flush()
+    deadline = time.monotonic() + WRITER_SECONDS
+    while "start /step/obj 1" not in log_file.read_text():
+        assert time.monotonic() < deadline, "the writer did not start"
+        time.sleep(0.05)
+    time.sleep(1.0)  # its death and the zygote's second answer follow at once
+    answer = zygote._line(WRITER_SECONDS)
+    assert answer is not None and answer[0] == "pid"
+    zygote.writer = int(answer[1])
+    assert zygote.wait(timeout=WRITER_SECONDS) == "killed"
+    zygote.start("step", SMALL_OBJ, 0, 0)  # and the next command gets its own answers
+    assert zygote.wait() == "finished"
