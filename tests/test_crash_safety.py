@@ -21,7 +21,9 @@ After each kill the store is checked the way a crashed user would find it:
 Starting Python with pandas and pyarrow takes about a second, so writers are forked from a *zygote* that
 imported everything once: a kill costs one ``fork``, not one interpreter start. The zygote never writes
 anything itself (no pyarrow thread exists when it forks). ``DDS_RELIABILITY_KILLS`` sets the number of random
-kills (20 by default, ``make reliability`` runs 200), ``DDS_RELIABILITY_SEED`` their seed.
+kills (20 by default, ``make reliability`` runs 200), ``DDS_RELIABILITY_SEED`` their seed. A writer that gives no
+answer within ``DDS_RELIABILITY_WRITER_SECONDS`` (60) fails its test at once with its threads' states and Python
+stacks, and the zygote is replaced so that later tests are not affected.
 """
 
 from __future__ import annotations
@@ -366,7 +368,8 @@ class Zygote:
     def stop_writer(self) -> None:
         """After a failed test: end the writer it left running (it would write forever)."""
         if self.writer is not None:
-            _kill(self.writer)
+            if not self.answers.ready(0):  # else it is dead and reaped already: its pid may be another's
+                _kill(self.writer)
             answer = self._line(30)
             if answer is None:
                 self._replace()
