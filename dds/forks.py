@@ -7,8 +7,10 @@ default, at any moment. So every lock dds's threads take is made with :func:`loc
 it inherited held; state that belongs to threads (timers, flush threads) is dropped by the module owning it
 (``os.register_at_fork(after_in_child=...)``), as those threads do not exist in the child.
 
-Freeing instead of taking the locks before the fork: a fork never waits for dds, and a lock is held only
-over a few dictionary updates, each complete under the GIL, so what it guards is whole in the child.
+Freeing instead of taking the locks before the fork: a fork never waits for dds, and each of these locks is
+held only over a few dictionary updates (each one whole under the GIL) or the start of a timer thread, so
+what it guards is usable in the child. Not for a lock held while user code runs (the per-signature locks):
+the forking thread may be the one holding it.
 """
 
 from __future__ import annotations
