@@ -248,7 +248,13 @@ def crash_section(crash: dict, steps: dict, sigint: dict) -> list[str]:
         "in a forked worker) leaves the parent's lease alone. `tests/test_fork_safety.py` forks while a thread holds",
         'each of these locks and checks that the child keeps, loads and syncs.',
         '',
-        'PROOF_PARAGRAPH',
+        'Proof (2026-12-04, commit 4f035d5, which differs from the final one only in a docstring of `dds/forks.py`):',
+        '`tests/test_crash_safety.py` run 50 times (`DDS_RELIABILITY_KILLS=5`), as two loops of 25 side by side on',
+        "the 2-core machine, each loop the other's CPU load besides the other sessions' work (1-minute load",
+        'average 6.2 to 16.7, mean 10.0): 50 runs, 0 failures, 32 minutes (36 to 127 s per run, mean 75 s); no',
+        'writer lived longer than 40 s. Before the fix, 12 runs under one busy loop passed too: the race needs the',
+        'test process descheduled at the wrong millisecond, which is why it showed once and then not in 6 runs;',
+        'the tests above force it.',
         '',
     ]
     return lines
