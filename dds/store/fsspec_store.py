@@ -16,6 +16,7 @@ Where the file system can create a file only if it does not exist (S3's conditio
 from __future__ import annotations
 
 import errno
+import io
 import logging
 import os
 import threading
@@ -24,9 +25,9 @@ from typing import Any, Iterator
 
 from ..errors import CodecError, DamagedDataError, StoreError
 from ..paths import path_parts
-from . import atomic, signing
+from . import atomic, checksums, signing
 from .cache import DEFAULT_BYTES, BlobCache
-from .fs_store import FsStore, _check_sig, _safe_relative
+from .fs_store import FsStore, _check_sig, _mismatch, _safe_relative
 from .lease import DEFAULT_SECONDS, Lease, is_finished
 
 log = logging.getLogger("dds.store")
@@ -120,9 +121,11 @@ class FsspecStore(FsStore):
 
     # ------------------------------------------------------------ local cache
     def _readable_blob(self, sig: str, meta: dict) -> tuple[Any, str]:
-        """With a local cache: the cached copy, verified (fetched first if missing or damaged)."""
+        """With a local cache: the cached copy, verified (fetched first if missing or damaged). Without one, a
+        small blob on S3 is fetched whole (one GET a file), verified, and decoded from memory."""
         if self.cache is None or meta.get("codec") in _UNCACHED_CODECS:
-            return super()._readable_blob(sig, meta)
+            fetched = self._fetched_blob(sig, meta)
+            return fetched if fetched is not None else super()._readable_blob(sig, meta)
         names = [meta.get("file_name"), *meta.get("files", {})]
         if not meta.get("files") or not all(isinstance(n, str) and _safe_relative(n) for n in names):
             raise DamagedDataError(self._damaged(meta.get("path"), sig, "its metadata lists no files or unsafe "
@@ -135,6 +138,35 @@ class FsspecStore(FsStore):
         from fsspec.implementations.local import LocalFileSystem
 
         return LocalFileSystem(), local
+
+    def _fetched_blob(self, sig: str, meta: dict) -> tuple[Any, str] | None:
+        """``(in-memory files, folder)`` of a small blob read through ``fs.open`` only, each file fetched with one
+        GET (all at once) and checked against ``meta``; None where that does not apply (the caller then verifies
+        and decodes from the store, which reads each file twice, a HEAD before each read)."""
+        files = meta.get("files")
+        if not self._single_get or meta.get("codec") not in _WHOLE_FILE_CODECS or not isinstance(files, dict):
+            return None
+        names = [meta.get("file_name"), *files]
+        if not files or not all(isinstance(n, str) and _safe_relative(n) for n in names):
+            return None  # verify() says what is wrong
+        sizes = [want.get("size") if isinstance(want, dict) else None for want in files.values()]
+        if not all(isinstance(n, int) for n in sizes) or sum(sizes) > _FETCH_MAX:
+            return None
+        blob = self.blob_dir(sig)
+        wanted = {f"{blob}/{rel}": rel for rel in sorted(files)}
+        got = self.fs.cat(list(wanted), max_concurrency=1, on_error="return")
+        contents = {}
+        for full, rel in wanted.items():
+            body = got.get(full, FileNotFoundError(full))
+            if isinstance(body, (FileNotFoundError, NotADirectoryError, IsADirectoryError)):
+                raise DamagedDataError(self._damaged(meta.get("path"), sig, f"the file {rel} is missing"))
+            if isinstance(body, BaseException):
+                raise body
+            have = checksums.checksum_of(io.BytesIO(body), checksums.algorithm_of(files[rel]))
+            if have != files[rel]:
+                raise DamagedDataError(self._damaged(meta.get("path"), sig, _mismatch(rel, have, files[rel])))
+            contents[full] = body
+        return _Fetched(contents), blob
 
     def _file_info(self, directory: str, known: dict | None = None) -> dict:
         """While a write fills the cache: checksum each new file as it is copied into the cache (one read)."""
@@ -274,6 +306,21 @@ class FsspecStore(FsStore):
         except FileNotFoundError:
             pass
 
+    def _read_small(self, path: str) -> bytes | None:
+        """One GET on S3 (s3fs's ``cat_file`` first asks for the size, to split big objects: a HEAD per read,
+        and a HEAD plus a listing when the object does not exist). Never served from a cache."""
+        if not self._single_get:
+            return super()._read_small(path)
+        try:
+            return self.fs.cat_file(path, max_concurrency=1)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    @property
+    def _single_get(self) -> bool:
+        """Whether the file system reads a whole object with one GET when asked (s3fs: ``max_concurrency=1``)."""
+        return bool(set(_protocols(self.fs)) & _ATOMIC_CREATE)
+
     def _find(self, directory: str) -> list[str]:
         self.fs.invalidate_cache()  # listings must see other processes' writes
         return super()._find(directory)
@@ -343,6 +390,27 @@ class FsspecStore(FsStore):
 
 # Codecs that read the store's files themselves, from every executor of a cluster: a driver-local copy is no use.
 _UNCACHED_CODECS = {"spark.parquet"}
+# Codecs that read their one file through ``fs.open(path, "rb")`` alone, so they can decode bytes held in memory;
+# blobs up to _FETCH_MAX bytes of theirs are fetched whole, once (a user's codec is left to read the store).
+_WHOLE_FILE_CODECS = {"pickle", "text", "bytes", "numpy.npy", "pandas.parquet", "arrow.parquet"}
+_FETCH_MAX = 32 * 2**20
+
+
+class _Fetched:
+    """A blob's files fetched and verified, as the read-only file system a codec decodes from."""
+
+    protocol = ("dds-fetched",)
+
+    def __init__(self, contents: dict[str, bytes]) -> None:
+        self._contents = contents
+
+    def open(self, path: str, mode: str = "rb", **_: Any) -> io.BytesIO:
+        if mode != "rb":
+            raise PermissionError(f"{path}: a fetched blob is read-only")
+        try:
+            return io.BytesIO(self._contents[path])
+        except KeyError:
+            raise FileNotFoundError(path) from None
 
 
 def _blob_cache(directory: str | None, size: int | None, key: str, url: str) -> BlobCache | None:
