@@ -137,7 +137,10 @@ def _write_chain(root, n):
     s3_requests.write_chain(str(root), n, module="chain_t")
 
 
-def test_eval_no_op_reads_each_step_once(server, url, tmp_path):
+def test_eval_no_op_reads_each_metadata_once_and_each_ref_twice(server, url, tmp_path):
+    """The plan reads each step's ref and metadata once (it asked up to four times), the run's keeps read
+    the ref again (another process may have moved it) but not the metadata the plan found; with a local
+    cache no blob is read. Issue 17's target, 1.1 requests per step, needs more: see bench/README.md."""
     n = 50
     _write_chain(tmp_path, n)
     cache = str(tmp_path / "cache")
@@ -152,9 +155,12 @@ def test_eval_no_op_reads_each_step_once(server, url, tmp_path):
     """
     value, ran, _ = _child(server, "MODE = 'plain'\n" + textwrap.dedent(code), str(tmp_path)).split()
     assert (int(value), int(ran)) == (sum(range(n)), n)
+    start = server.count()
     value, ran, requests = _child(server, "MODE = 'eval'\n" + textwrap.dedent(code), str(tmp_path)).split()
     assert (int(value), int(ran)) == (sum(range(n)), 0)
-    assert int(requests) / n <= s3_requests.EVAL_PER_STEP_MAX, requests
+    sent = [(m, p.split("/")[3]) for m, p, _q in server.since(start)]
+    assert len(sent) == int(requests) == 3 * n, sent
+    assert sent.count(("GET", "refs")) == 2 * n and sent.count(("GET", "meta")) == n, sent
 
 
 # ----------------------------------------------------------------------------------- two writers, fresh
@@ -233,3 +239,40 @@ def test_a_value_stored_by_another_process_after_this_one_missed_it_is_loaded(se
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("late", None)
+
+
+def test_metadata_a_plan_found_is_read_again_when_the_value_was_replaced_before_the_run(server, url, tmp_path):
+    """The run's keep uses the metadata the plan read; if another process replaced the value meanwhile (here:
+    deleted and recomputed it, so the files the held metadata names are gone), the keep reads it again."""
+    (tmp_path / "replaced.py").write_text("import dds\n\ndef value():\n    return {'v': 1}\n\n"
+                                          "def pipe():\n    return dds.keep('/rep/v', value)\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import replaced
+
+        store = _store(server, url)
+        assert dds.keep("/rep/v", replaced.value) == {"v": 1}
+        sig = store.get_ref("/rep/v")
+        old_files = store.read_meta(sig)["file_name"]
+        plan = dds.eval(replaced.pipe, dds_dont_eval=True)  # holds the metadata for the run
+        assert plan.steps["/rep/v"].status == "fresh"
+        store.fs.rm(store.meta_file(sig))
+        store.fs.rm(store.blob_dir(sig), recursive=True)
+        child = f"""
+            import dds, replaced, s3_requests
+            dds.set_store("fsspec", url={url!r}, **s3_requests.storage_options({server.endpoint!r}))
+            print(dds.keep("/rep/v", replaced.value)["v"])
+        """
+        assert _child(server, child, str(tmp_path)).split() == ["1"]
+        assert _store(server, url).read_meta(sig)["file_name"] != old_files  # another writer folder now
+        store = api.get_store()
+        plan = dds.eval(replaced.pipe, dds_dont_eval=True)
+        store.fs.rm(store.meta_file(sig))
+        store.fs.rm(store.blob_dir(sig), recursive=True)
+        assert _child(server, child, str(tmp_path)).split() == ["1"]
+        seen = _events()
+        assert dds.keep("/rep/v", replaced.value) == {"v": 1}
+        assert seen == [("/rep/v", "loaded")]
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("replaced", None)

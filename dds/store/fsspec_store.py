@@ -20,7 +20,9 @@ import io
 import logging
 import os
 import threading
+import time
 import uuid
+from contextlib import contextmanager
 from typing import Any, Iterator
 
 from ..errors import CodecError, DamagedDataError, StoreError
@@ -307,14 +309,68 @@ class FsspecStore(FsStore):
             pass
 
     def _read_small(self, path: str) -> bytes | None:
+        """A ref, metadata, lease...: read from the store, except inside ``planning()`` (each file once per plan)
+        and for metadata a plan found (the run's next read of it, see ``planning``)."""
+        reads = self._reads
+        memo = getattr(reads.scope, "memo", None)
+        if memo is not None:
+            if path not in memo:
+                memo[path] = self._fetch_small(path)
+            return memo[path]
+        held = reads.take(path)
+        return held if held is not None else self._fetch_small(path)
+
+    def _fetch_small(self, path: str) -> bytes | None:
         """One GET on S3 (s3fs's ``cat_file`` first asks for the size, to split big objects: a HEAD per read,
-        and a HEAD plus a listing when the object does not exist). Never served from a cache."""
+        and a HEAD plus a listing when the object does not exist)."""
         if not self._single_get:
             return super()._read_small(path)
         try:
             return self.fs.cat_file(path, max_concurrency=1)
         except (FileNotFoundError, NotADirectoryError):
             return None
+
+    @contextmanager
+    def planning(self) -> Iterator[None]:
+        """While an eval plans (this thread only): each ref and metadata file is read once, however often the
+        plan asks (a plan is one snapshot of the store; it was read up to four times per step). When it ends,
+        the metadata it found is held for the run: the next read of each (the step's keep) is served from
+        it, once, within ``_HELD_SECONDS``. That is safe because metadata, once committed, always describes an
+        intact value of its signature; should it have been replaced or deleted meanwhile, ``read`` finds
+        the files missing or different and reads the metadata again. Refs are never held: each keep reads
+        its path's ref from the store, so a path another process moved is seen. Nothing absent is held."""
+        reads = self._reads
+        outer = getattr(reads.scope, "memo", None)
+        if outer is not None:  # nested: the outer plan's snapshot
+            yield
+            return
+        reads.scope.memo = memo = {}
+        try:
+            yield
+        finally:
+            reads.scope.memo = None
+            meta_dir = self._at("meta") + "/"
+            reads.hold({p: data for p, data in memo.items() if data is not None and p.startswith(meta_dir)})
+
+    @property
+    def _reads(self) -> _PlannedReads:
+        reads = self.__dict__.get("_planned_reads")
+        if reads is None:
+            reads = self.__dict__.setdefault("_planned_reads", _PlannedReads())
+        return reads
+
+    def read(self, sig: str, meta: dict | None = None) -> Any:
+        """As the store's ``read``; when ``meta`` was held from a plan and no longer matches the files (the value
+        was replaced or deleted since), the metadata is read again from the store and that is what is read."""
+        try:
+            return super().read(sig, meta)
+        except (DamagedDataError, signing.UntrustedValueError):
+            if meta is None or not self._reads.was_held(self.meta_file(sig)):
+                raise
+            fresh = super().read_meta(sig)
+            if fresh is None or fresh == meta:
+                raise
+            return super().read(sig, fresh)
 
     @property
     def _single_get(self) -> bool:
@@ -323,6 +379,7 @@ class FsspecStore(FsStore):
 
     def _find(self, directory: str) -> list[str]:
         self.fs.invalidate_cache()  # listings must see other processes' writes
+        self._reads.drop()  # gc and verify start with a listing: the metadata they read must be the store's
         return super()._find(directory)
 
     def iter_blob_dirs(self) -> Iterator[str]:
@@ -394,6 +451,47 @@ _UNCACHED_CODECS = {"spark.parquet"}
 # blobs up to _FETCH_MAX bytes of theirs are fetched whole, once (a user's codec is left to read the store).
 _WHOLE_FILE_CODECS = {"pickle", "text", "bytes", "numpy.npy", "pandas.parquet", "arrow.parquet"}
 _FETCH_MAX = 32 * 2**20
+
+
+# How long metadata a plan found serves the run (one read each). Well below gc's grace period (an hour): a writer
+# folder newer than a held metadata is younger than that, so no gc deletes it for being unnamed by it.
+_HELD_SECONDS = 600.0
+
+
+class _PlannedReads:
+    """What ``FsspecStore.planning`` remembers: the plan's own reads (per thread), and the metadata it found."""
+
+    def __init__(self) -> None:
+        self.scope = threading.local()
+        self._lock = threading.Lock()
+        self._held: dict[str, tuple[bytes, float]] = {}
+        self._served: set[str] = set()
+
+    def hold(self, found: dict[str, bytes]) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._held = {p: v for p, v in self._held.items() if now - v[1] < _HELD_SECONDS}
+            self._held.update((p, (data, now)) for p, data in found.items())
+            self._served.difference_update(found)
+
+    def take(self, path: str) -> bytes | None:
+        if not self._held:  # the common case, without a lock
+            return None
+        with self._lock:
+            entry = self._held.pop(path, None)
+            if entry is None or time.monotonic() - entry[1] >= _HELD_SECONDS:
+                return None
+            self._served.add(path)
+            return entry[0]
+
+    def drop(self) -> None:
+        if self._held:
+            with self._lock:
+                self._held.clear()
+
+    def was_held(self, path: str) -> bool:
+        with self._lock:
+            return path in self._served
 
 
 class _Fetched:
