@@ -276,3 +276,33 @@ def test_metadata_a_plan_found_is_read_again_when_the_value_was_replaced_before_
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("replaced", None)
+
+
+def test_gc_reads_the_stores_metadata_not_what_a_plan_held(server, url, tmp_path):
+    """gc finds leftover writer folders by the metadata: after a plan held the old metadata and another process
+    replaced the value, gc's candidates must be judged by the new one (its folder is live, never a leftover)."""
+    (tmp_path / "gcd.py").write_text("import dds\n\ndef value():\n    return {'v': 2}\n\n"
+                                     "def pipe():\n    return dds.keep('/gcd/v', value)\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import gcd
+
+        store = _store(server, url)
+        dds.keep("/gcd/v", gcd.value)
+        sig = store.get_ref("/gcd/v")
+        dds.eval(gcd.pipe, dds_dont_eval=True)  # holds the metadata
+        store.fs.rm(store.meta_file(sig))
+        store.fs.rm(store.blob_dir(sig), recursive=True)
+        child = f"""
+            import dds, gcd, s3_requests
+            dds.set_store("fsspec", url={url!r}, **s3_requests.storage_options({server.endpoint!r}))
+            print(dds.keep("/gcd/v", gcd.value)["v"])
+        """
+        assert _child(server, child, str(tmp_path)).split() == ["2"]
+        live = _store(server, url).read_meta(sig)["file_name"].split("/", 1)[0]
+        api._store = store
+        assert store.blob_dir(sig) + "/" + live not in list(store.iter_temp())
+        assert dds.keep("/gcd/v", gcd.value) == {"v": 2}
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("gcd", None)

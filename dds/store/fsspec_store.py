@@ -281,6 +281,7 @@ class FsspecStore(FsStore):
         return bool({"file", "local"} & set(_protocols(self.fs)))
 
     def _write_small(self, path: str, data: bytes) -> None:
+        self._reads.forget(path)  # what this process writes replaces what a plan held
         if not self._is_local:
             self.fs.pipe_file(path, data)  # one PUT: the object appears whole or not at all
             return
@@ -302,6 +303,7 @@ class FsspecStore(FsStore):
     _can_rename = True
 
     def _remove(self, path: str) -> None:
+        self._reads.forget(path)
         self.fs.invalidate_cache()
         try:
             self.fs.rm(path, recursive=True)
@@ -379,7 +381,8 @@ class FsspecStore(FsStore):
 
     def _find(self, directory: str) -> list[str]:
         self.fs.invalidate_cache()  # listings must see other processes' writes
-        self._reads.drop()  # gc and verify start with a listing: the metadata they read must be the store's
+        if directory == self._at("meta"):  # gc and verify list every value first: what they read is the store's
+            self._reads.drop()
         return super()._find(directory)
 
     def iter_blob_dirs(self) -> Iterator[str]:
@@ -464,10 +467,11 @@ class _PlannedReads:
     def __init__(self) -> None:
         self.scope = threading.local()
         self._lock = threading.Lock()
-        self._held: dict[str, tuple[bytes, float]] = {}
+        self._held: dict[str, tuple[bytes, float]] = {}  # path -> (bytes, when held)
         self._served: set[str] = set()
 
     def hold(self, found: dict[str, bytes]) -> None:
+        """Serve each of ``found`` (path -> bytes) to the next read of it, within _HELD_SECONDS."""
         now = time.monotonic()
         with self._lock:
             self._held = {p: v for p, v in self._held.items() if now - v[1] < _HELD_SECONDS}
@@ -483,6 +487,13 @@ class _PlannedReads:
                 return None
             self._served.add(path)
             return entry[0]
+
+    def forget(self, path: str) -> None:
+        """``path`` (a file, or a folder and all below it) was written or removed here: serve nothing held of it."""
+        if self._held:
+            with self._lock:
+                for held in [p for p in self._held if p == path or p.startswith(path + "/")]:
+                    del self._held[held]
 
     def drop(self) -> None:
         if self._held:
