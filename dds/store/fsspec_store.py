@@ -383,7 +383,18 @@ class FsspecStore(FsStore):
         self.fs.invalidate_cache()  # listings must see other processes' writes
         if directory == self._at("meta"):  # gc and verify list every value first: what they read is the store's
             self._reads.drop()
+        if self._single_get:
+            return self._list_below(directory)
         return super()._find(directory)
+
+    def _list_below(self, directory: str) -> list[str]:
+        """Every object below ``directory`` on S3 in one listing of its key prefix (``fs.find(directory)`` of an
+        empty folder also asks whether the folder is an object, and lists its parent: three requests)."""
+        parent, _, name = directory.rstrip("/").rpartition("/")
+        try:
+            return self.fs.find(parent, prefix=name + "/", withdirs=False)
+        except FileNotFoundError:
+            return []
 
     def iter_blob_dirs(self) -> Iterator[str]:
         self.fs.invalidate_cache()
@@ -585,6 +596,9 @@ class _LeaseFiles:
 
     def names(self, directory: str) -> list[str]:
         self.fs.invalidate_cache(directory)
+        if self.store._single_get:  # one listing (``ls`` of an empty folder lists its parent too)
+            below = self.store._list_below(directory)
+            return sorted({p[len(directory) + 1 :].split("/", 1)[0] for p in below if p.startswith(directory + "/")})
         try:
             return [p.rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(directory, detail=False)]
         except FileNotFoundError:
