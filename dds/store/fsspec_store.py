@@ -16,6 +16,8 @@ Where the file system can create a file only if it does not exist (S3's conditio
 from __future__ import annotations
 
 import errno
+import functools
+import inspect
 import io
 import logging
 import os
@@ -156,7 +158,7 @@ class FsspecStore(FsStore):
             return None
         blob = self.blob_dir(sig)
         wanted = {f"{blob}/{rel}": rel for rel in sorted(files)}
-        got = self.fs.cat(list(wanted), max_concurrency=1, on_error="return")
+        got = self.fs.cat(list(wanted), on_error="return", **self._one_get)
         contents = {}
         for full, rel in wanted.items():
             body = got.get(full, FileNotFoundError(full))
@@ -328,7 +330,7 @@ class FsspecStore(FsStore):
         if not self._single_get:
             return super()._read_small(path)
         try:
-            return self.fs.cat_file(path, max_concurrency=1)
+            return self.fs.cat_file(path, **self._one_get)
         except (FileNotFoundError, NotADirectoryError):
             return None
 
@@ -376,8 +378,14 @@ class FsspecStore(FsStore):
 
     @property
     def _single_get(self) -> bool:
-        """Whether the file system reads a whole object with one GET when asked (s3fs: ``max_concurrency=1``)."""
+        """Whether the file system reads a whole object with one GET when asked (s3fs)."""
         return bool(set(_protocols(self.fs)) & _ATOMIC_CREATE)
+
+    @property
+    def _one_get(self) -> dict:
+        """``cat`` options for one GET per object: s3fs since early 2026 splits an object into ranges (after a HEAD
+        for its size) unless ``max_concurrency=1``; earlier versions read with one GET and refuse the option."""
+        return _one_get_options(type(self.fs))
 
     def _find(self, directory: str) -> list[str]:
         self.fs.invalidate_cache()  # listings must see other processes' writes
@@ -391,6 +399,8 @@ class FsspecStore(FsStore):
         """Every object below ``directory`` on S3 in one listing of its key prefix (``fs.find(directory)`` of an
         empty folder also asks whether the folder is an object, and lists its parent: three requests)."""
         parent, _, name = directory.rstrip("/").rpartition("/")
+        if not parent:  # the bucket itself
+            return super()._find(directory)
         try:
             return self.fs.find(parent, prefix=name + "/", withdirs=False)
         except FileNotFoundError:
@@ -479,7 +489,7 @@ class _PlannedReads:
         self.scope = threading.local()
         self._lock = threading.Lock()
         self._held: dict[str, tuple[bytes, float]] = {}  # path -> (bytes, when held)
-        self._served: set[str] = set()
+        self._served: dict[str, float] = {}  # path -> when a held copy of it was last served
 
     def hold(self, found: dict[str, bytes]) -> None:
         """Serve each of ``found`` (path -> bytes) to the next read of it, within _HELD_SECONDS."""
@@ -487,7 +497,7 @@ class _PlannedReads:
         with self._lock:
             self._held = {p: v for p, v in self._held.items() if now - v[1] < _HELD_SECONDS}
             self._held.update((p, (data, now)) for p, data in found.items())
-            self._served.difference_update(found)
+            self._served = {p: t for p, t in self._served.items() if now - t < _HELD_SECONDS and p not in found}
 
     def take(self, path: str) -> bytes | None:
         if not self._held:  # the common case, without a lock
@@ -496,7 +506,7 @@ class _PlannedReads:
             entry = self._held.pop(path, None)
             if entry is None or time.monotonic() - entry[1] >= _HELD_SECONDS:
                 return None
-            self._served.add(path)
+            self._served[path] = time.monotonic()
             return entry[0]
 
     def forget(self, path: str) -> None:
@@ -531,6 +541,15 @@ class _Fetched:
             return io.BytesIO(self._contents[path])
         except KeyError:
             raise FileNotFoundError(path) from None
+
+
+@functools.lru_cache(maxsize=None)
+def _one_get_options(fs_type: type) -> dict:
+    try:
+        parameters = inspect.signature(fs_type._cat_file).parameters
+    except (AttributeError, TypeError, ValueError):
+        return {}
+    return {"max_concurrency": 1} if "max_concurrency" in parameters else {}
 
 
 def _blob_cache(directory: str | None, size: int | None, key: str, url: str) -> BlobCache | None:
