@@ -374,6 +374,7 @@ class Suite:
 
     def bench_files(self) -> None:
         files.run(self, Row)  # bench/files.py: dds.File content digests, cold and from the stat cache
+
     def bench_s3(self) -> None:
         s3_requests.run(self, Row)  # bench/s3_requests.py: S3 requests per keep and per eval step (issue 17)
 
@@ -479,7 +480,8 @@ def _verdict(lib: str, ok: bool | None) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, 50 MB frame by default")
-    parser.add_argument("--only", default="warm,pipeline,sig,frame,hash,files,noop,scale,s3", help="comma-separated subset")
+    parser.add_argument("--only", default="warm,pipeline,sig,frame,hash,files,noop,scale,s3",
+                        help="comma-separated subset")
     parser.add_argument("--no-peers", action="store_true", help="measure dds only")
     parser.add_argument("--keep-tmp", action="store_true", help="keep the generated code and stores")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a dds target fails")
