@@ -1,6 +1,7 @@
-"""The public functions: keep, data_function, load, set_store.
+"""The public functions: keep, data_function, load, set_store, eval, why, promote.
 
-``keep`` is the whole product: compute the call's signature, return the stored value if the store holds
+They hold no state of their own (the current store, decisions and observers are ``session``'s). ``keep`` is the
+whole product: compute the call's signature, return the stored value if the store holds
 one for it, else run the function, store the result and point the path at it. Nothing is stored when the
 function raises, and the path keeps pointing at its previous value.
 """
@@ -13,25 +14,26 @@ import os
 import time
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from .step import failures, overlaps, provenance, value_memo
 from . import options, session
 from .codecs import capability, codec_named
 from .errors import ArgumentError, DamagedDataError, DDSError, NotFoundError
+from .inputs import File, during_run
 from .paths import validate_path
-from .step.runinfo import RESERVED, run_info, user_run_info
 from .signature import call_signature, warn_if_run_changed_inputs
 from .signature.identity import function_name
+from .step import failures, overlaps, provenance, value_memo
+from .step.runinfo import RESERVED, run_info, user_run_info
+from .store.base import Store
+from .store.content import content_digest
 from .store.open import open_store
 from .store.registry import create_store
-from .inputs import File, during_run
-from .store.content import content_digest
-from .store.base import Store
 
 if TYPE_CHECKING:  # the annotation of promote
     from .store.promote import Promoted
 
 log = logging.getLogger("dds")
 T = TypeVar("T")
+
 
 def set_store(kind: str | Store = "local", internal_dir: str | os.PathLike | None = None,
               data_dir: str | os.PathLike | None = None, dbutils: Any = None, commit_type: str | None = None,

@@ -17,7 +17,7 @@ PACKAGE_DIR = pathlib.Path(__file__).resolve().parent.parent / "dds"
 #: The layers, lowest first: a module may import modules of lower layers and of its own package only.
 LAYERS: list[tuple[str, ...]] = [
     ("dds._version", "dds.errors"),
-    ("dds.options", "dds.paths", "dds.filesystems"),
+    ("dds.options", "dds.paths", "dds.filesystems", "dds.forks"),
     ("dds.signature", "dds.codecs"),
     ("dds.store",),
     ("dds.session",),

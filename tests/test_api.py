@@ -185,7 +185,7 @@ def test_a_signature_error_is_shown_from_the_users_line_not_from_inside_dds():
             with pytest.raises(UnhashableValueError) as info:
                 call()
             frames = traceback.extract_tb(info.value.__traceback__)
-            assert not [f for f in frames if "/dds/signature/" in f.filename or "/dds/plan.py" in f.filename], frames
+            assert not [f for f in frames if "/dds/signature/" in f.filename or "/dds/pipeline/plan.py" in f.filename], frames
         dds.set_option("extra_debug", True)  # for reports about dds itself: every frame
         with pytest.raises(UnhashableValueError) as info:
             dds.keep("/loop", reads_loop)

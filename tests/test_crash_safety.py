@@ -21,12 +21,15 @@ After each kill the store is checked the way a crashed user would find it:
 Starting Python with pandas and pyarrow takes about a second, so writers are forked from a *zygote* that
 imported everything once: a kill costs one ``fork``, not one interpreter start. The zygote never writes
 anything itself (no pyarrow thread exists when it forks). ``DDS_RELIABILITY_KILLS`` sets the number of random
-kills (20 by default, ``make reliability`` runs 200), ``DDS_RELIABILITY_SEED`` their seed.
+kills (20 by default, ``make reliability`` runs 200), ``DDS_RELIABILITY_SEED`` their seed. A writer that gives no
+answer within ``DDS_RELIABILITY_WRITER_SECONDS`` (60) fails its test at once with its threads' states and Python
+stacks, and the zygote is replaced so that later tests are not affected.
 """
 
 from __future__ import annotations
 
 import builtins
+import faulthandler
 import functools
 import os
 import pickle
@@ -35,6 +38,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -87,7 +91,8 @@ def _serve() -> None:
     ``once GEN`` keeps the big paths with round GEN; ``write GEN`` does rounds GEN, GEN+1 ... until killed;
     ``step PATH K GEN`` keeps PATH with round GEN and kills itself before its K-th file system operation;
     ``group K GEN`` does that over three keeps in a row (the second and third join a batch of the group
-    commit, ``atomic.SyncBatch``).
+    commit, ``atomic.SyncBatch``); ``hang`` logs a line and blocks forever (the harness's own test).
+    A writer dumps the Python stacks of its threads into LOG on SIGUSR1: the harness asks when it hangs.
     """
     import numpy  # noqa: F401
     import pandas  # noqa: F401
@@ -106,6 +111,8 @@ def _serve() -> None:
             code = 0
             try:
                 signal.signal(signal.SIGINT, signal.default_int_handler)
+                stacks = open(log_file, "a")  # noqa: SIM115 - open until os._exit
+                faulthandler.register(signal.SIGUSR1, file=stacks, all_threads=True)  # the harness asks, if hung
                 _writer(store_dir, log_file, command, args)
             except KeyboardInterrupt:  # SIGINT (test_function_errors): Python cleaned up on the way out
                 with open(log_file, "a") as log:
@@ -119,7 +126,7 @@ def _serve() -> None:
                 os._exit(code)
         print(f"pid {pid}", flush=True)
         _, status = os.waitpid(pid, 0)
-        print(f"dead {status}", flush=True)
+        print(f"dead {pid} {status}", flush=True)
 
 
 def _warm_up() -> None:
@@ -141,6 +148,9 @@ def _writer(store_dir: str, log_file: str, command: str, args: list[str]) -> Non
 
     dds.set_store("local", internal_dir=store_dir)
     with open(log_file, "a", buffering=1) as log:
+        if command == "hang":
+            log.write("hanging\n")
+            threading.Event().wait()
         if command == "step":
             path, kill_at, gen = args[0], int(args[1]), int(args[2])
             log.write(f"start {path} {gen}\n")
@@ -151,11 +161,16 @@ def _writer(store_dir: str, log_file: str, command: str, args: list[str]) -> Non
             return
         if command == "group":
             kill_at, gen = int(args[0]), int(args[1])
+            store = dds.session._store
+            store._batch.max_delay = 3600.0  # however slow the machine, the 2nd and 3rd keeps join the batch
             with _killed_before_operation(kill_at) as counted:
                 for path in GROUP:
                     log.write(f"start {path} {gen}\n")
                     keep(path, gen)
                     log.write(f"done {path} {gen}\n")
+                    log.write(f"batched {path} {len(store._batch._pending)}\n")
+                log.write(f"sync_from {counted[0]}\n")
+                store.flush()  # the batch's sync: its operations are kill points too
             log.write(f"operations {counted[0]}\n")
             return
         gen = int(args[0])
@@ -186,6 +201,10 @@ class _killed_before_operation:
             os.kill(os.getpid(), signal.SIGKILL)
 
     def __enter__(self) -> list[int]:
+        from dds.store import atomic
+
+        real_syncfs = self.saved["syncfs"] = atomic._syncfs  # a big batch's one sync (ctypes, not os)
+        atomic._syncfs = lambda path: (self._tick(), real_syncfs(path))[1]
         for name in _MUTATING_OS:
             real = getattr(os, name)
             self.saved[name] = real
@@ -207,6 +226,9 @@ class _killed_before_operation:
         return self.count
 
     def __exit__(self, *exc) -> None:
+        from dds.store import atomic
+
+        atomic._syncfs = self.saved.pop("syncfs")
         builtins.open = self.saved.pop("open")
         for name, real in self.saved.items():
             setattr(os, name, real)
@@ -236,43 +258,73 @@ SEED = int(os.environ.get("DDS_RELIABILITY_SEED", "5"))
 KNOWN_VIEW_BUG = False
 
 
+#: How long a writer may take before the harness declares it hung (a keep here takes well under a second; a
+#: loaded machine, a few). Then the test fails at once, naming the writer, what it logged last, its threads'
+#: states and Python stacks, and a fresh zygote serves the next test.
+WRITER_SECONDS = float(os.environ.get("DDS_RELIABILITY_WRITER_SECONDS", "60"))
+
+
 class Zygote:
+    """The test side of the zygote: ``start`` a writer, ``wait`` for it; a hung writer or zygote fails the
+    test with a description and is replaced, so it cannot make later tests read its late answers."""
+
     def __init__(self, cwd: Path):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DDS_")}
-        env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")])
-        self.proc = subprocess.Popen([sys.executable, __file__, "serve"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, env=env, cwd=str(cwd))
+        self.cwd = cwd
         self.processes = 0
         self.store_dir = self.log_file = None  # where the writers of the current test write
         self.writer: int | None = None  # the pid of the writer running now, if any
+        self.command = ""  # what it was asked to do
+        self._spawn()
+
+    def _spawn(self) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DDS_")}
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")])
+        self.proc = subprocess.Popen([sys.executable, __file__, "serve"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, env=env, cwd=str(self.cwd))
+        self.answers = Lines(self.proc.stdout.fileno())
+        self.writer = None
 
     def use(self, store_dir: Path, log_file: Path) -> None:
         self.store_dir, self.log_file = store_dir, log_file
         self.processes = 0
 
-    def _line(self, timeout: float = 120) -> str:
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        assert ready, "the zygote did not answer"
-        line = self.proc.stdout.readline()
-        assert line, f"the zygote died (exit {self.proc.poll()})"
-        return line
+    def _line(self, timeout: float) -> list[str] | None:
+        """The zygote's next answer, split; None if it gives none within ``timeout`` seconds."""
+        try:
+            line = self.answers.next(timeout)
+        except EOFError:
+            self._replace()
+            pytest.fail(f"the zygote died (exit {self.proc.poll()}) while running {self.command!r}")
+        return None if line is None else line.split()
+
+    def _replace(self) -> None:
+        """A new zygote for the next tests (the old one, or its writer, can no longer be trusted to answer)."""
+        if self.writer is not None:
+            _kill(self.writer)
+        _kill(self.proc.pid)
+        self.proc.wait()
+        self._spawn()
 
     def start(self, *command) -> int:
+        self.command = " ".join(map(str, command))
         self.proc.stdin.write(" ".join(map(str, (self.store_dir, self.log_file, *command))) + "\n")
         self.proc.stdin.flush()
-        word, pid = self._line().split()
-        assert word == "pid"
+        answer = self._line(WRITER_SECONDS)
+        if answer is None or answer[0] != "pid":
+            self._replace()
+            pytest.fail(f"the zygote did not start a writer for {self.command!r} within {WRITER_SECONDS:g} s "
+                        f"(it answered {answer}); replaced by a new zygote")
         self.processes += 1
-        self.writer = int(pid)
+        self.writer = int(answer[1])
         return self.writer
 
-    def wait(self, timeout: float = 120) -> str:
+    def wait(self, timeout: float = WRITER_SECONDS) -> str:
         """Wait for the writer: ``"killed"`` (SIGKILL), ``"interrupted"`` (KeyboardInterrupt) or ``"finished"``;
-        anything else (an exception in the writer) fails the test."""
-        word, status = self._line(timeout).split()
-        assert word == "dead"
-        self.writer = None
-        status = int(status)
+        anything else (an exception in the writer, a hang) fails the test."""
+        answer = self._line(timeout)
+        if answer is None:
+            self._hung(timeout)
+        pid, status = self._dead(answer)
         if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
             return "killed"
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 130:
@@ -280,15 +332,49 @@ class Zygote:
         assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, (status, self.log_file.read_text()[-3000:])
         return "finished"
 
+    def _dead(self, answer: list[str]) -> tuple[int, int]:
+        if answer[0] != "dead" or int(answer[1]) != self.writer:
+            writer = self.writer
+            self._replace()
+            pytest.fail(f"the zygote answered {answer} while writer {writer} ({self.command!r}) ran; replaced")
+        self.writer = None
+        return int(answer[1]), int(answer[2])
+
+    def _hung(self, timeout: float) -> None:
+        """Describe the hung writer (threads' states, Python stacks, its log), end it, and fail the test."""
+        pid = self.writer
+        threads = _thread_states(pid)
+        log_before = self.log_file.read_text() if self.log_file.exists() else ""
+        try:
+            os.kill(pid, signal.SIGUSR1)  # faulthandler: the stacks of all its threads, into its log
+        except ProcessLookupError:
+            pass
+        time.sleep(1.0)
+        log = self.log_file.read_text() if self.log_file.exists() else ""
+        stacks = log[len(log_before):] if log.startswith(log_before) else log[-6000:]
+        last = [line for line in log_before.splitlines() if line.strip()][-3:]
+        _kill(pid)
+        answer = self._line(30)
+        if answer is None:
+            ended = "it did not end within 30 s of SIGKILL (uninterruptible sleep in the kernel); zygote replaced"
+            self._replace()
+        else:
+            self._dead(answer)
+            ended = "it ended at SIGKILL"
+        pytest.fail(f"writer {pid} ({self.command!r}) gave no answer within {timeout:g} s; its last log lines: "
+                    f"{last}; {ended}.\nthreads (state, kernel wait):\n{threads}\nPython stacks:\n{stacks}",
+                    pytrace=False)
+
     def stop_writer(self) -> None:
         """After a failed test: end the writer it left running (it would write forever)."""
         if self.writer is not None:
-            try:
-                os.kill(self.writer, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self._line(30)
-            self.writer = None
+            if not self.answers.ready(0):  # else it is dead and reaped already: its pid may be another's
+                _kill(self.writer)
+            answer = self._line(30)
+            if answer is None:
+                self._replace()
+            else:
+                self._dead(answer)
 
     def close(self) -> None:
         self.stop_writer()
@@ -302,13 +388,77 @@ class Zygote:
                 self.proc.wait()
 
 
+class Lines:
+    """Lines read from a pipe with a timeout, none ever lost.
+
+    Why not ``select`` on the pipe's file object and ``readline``: readline reads ahead whatever is in the
+    pipe, so when a writer died at once and the zygote's ``pid`` and ``dead`` answers arrived together, the
+    second one sat in the file object's buffer while ``select`` (which sees only the pipe) waited for it in
+    vain; the test then read it as the answer to the next test's command (issue 17: "a writer gave no answer
+    for 120 s", then ``assert 'dead' == 'pid'``). Here the buffer is ours and is looked at first.
+    """
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.buffer = b""
+
+    def next(self, timeout: float) -> str | None:
+        """The next line (without its newline); None after ``timeout`` seconds without one; EOFError at the
+        end of the pipe."""
+        if not self.ready(timeout):
+            return None
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line.decode()
+
+    def ready(self, timeout: float) -> bool:
+        """Whether a whole line is there, or comes within ``timeout`` seconds (it is not consumed)."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            ready, _, _ = select.select([self.fd], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                return False
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                raise EOFError
+            self.buffer += chunk
+        return True
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _thread_states(pid: int) -> str:
+    """One line per thread of ``pid``: name, state (R running, S sleeping, D uninterruptible: in the kernel,
+    e.g. an fsync) and the kernel function it waits in (Linux ``/proc``; empty elsewhere)."""
+    rows = []
+    try:
+        tids = sorted(os.listdir(f"/proc/{pid}/task"), key=int)
+    except OSError:
+        return "(no /proc)"
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{pid}/task/{tid}/wchan") as f:
+                wchan = f.read().strip()
+        except OSError:
+            continue
+        name, state = stat[stat.index("(") + 1: stat.rindex(")")], stat[stat.rindex(")") + 2]
+        rows.append(f"  {tid} {name} {state} {wchan or '-'}")
+    return "\n".join(rows)
+
+
 def progress(log_file: Path) -> dict[str, tuple[int, int]]:
     """``{path: (last round done, last round started)}`` from the writers' log."""
     done: dict[str, int] = {}
     started: dict[str, int] = {}
     for line in log_file.read_text().splitlines():
         word, *rest = line.split()
-        if word in ("operations", "interrupted"):
+        if word in ("operations", "interrupted", "batched", "sync_from"):
             continue
         assert word in ("start", "done"), f"a writer failed: {line}"
         path, gen = rest[0], int(rest[1])
@@ -555,8 +705,9 @@ def test_keep_repairs_a_view_left_ahead_of_its_ref(crash_site):
 
 def test_sigkill_before_every_file_operation_of_a_grouped_commit(crash_site):
     """Three keeps in a row: the first, after a quiet spell, is made durable file by file; the two that follow
-    join a batch synced later (one sync for the group). A kill before every operation of the whole group
-    leaves each path with its old value or its new one, and the store consistent."""
+    join a batch synced after them (one sync for the group). A kill before every operation of the whole group,
+    its sync included, leaves each of the three paths with its old value or its new one (checked for all of
+    them after every kill), and the store consistent."""
     zygote, store, log_file = crash_site
     stats = new_stats()
     zygote.start("group", 0, 0)  # never killed: the older values
@@ -572,8 +723,16 @@ def test_sigkill_before_every_file_operation_of_a_grouped_commit(crash_site):
         if outcome == "finished":
             break
         stats["kills"] += 1
-    operations = int(log_file.read_text().split("operations ")[-1].split()[0])
+    last_run = log_file.read_text().split(f"start {GROUP[0]} ")[-1]  # the run that finished
+    operations = int(last_run.split("operations ")[-1].split()[0])
     assert stats["kills"] == operations == kill_at - 1
+    # the group really was one: the first keep synced its own files, the 2nd and 3rd left theirs to the
+    # batch, whose sync (an fsync per noted file and folder, and per file of a noted blob folder) came last
+    # and was killed before each of its steps too
+    pending = [int(line.split()[2]) for line in last_run.splitlines() if line.startswith("batched ")]
+    assert pending[0] == 0 < pending[1] < pending[2], pending
+    sync_from = int(last_run.split("sync_from ")[-1].split()[0])
+    assert operations - sync_from >= pending[2], (operations, sync_from, pending)
     assert stats["new_value_committed"] > 0 and stats["left_unfinished_blob"] > 0
     assert dds_verify_cli(store).returncode == 0
 
@@ -610,3 +769,61 @@ def test_a_batched_keep_fsyncs_nothing_before_it_returns_and_the_batch_syncs_lat
 def test_the_sync_option_is_checked():
     with pytest.raises(dds.StoreError, match="sync='batch'"):
         LocalStore(internal_dir="unused", sync="never")
+
+
+def test_a_hung_writer_fails_at_once_with_its_stacks_and_the_next_writer_is_served(crash_site):
+    """The harness itself: a writer that never answers fails its test with what it was doing (its command,
+    its last log line, the stacks of its threads), and leaves no late answer to the next writer's wait."""
+    zygote, _store, log_file = crash_site
+    pid = zygote.start("hang")
+    with pytest.raises(pytest.fail.Exception) as failed:
+        zygote.wait(timeout=5)
+    message = str(failed.value)
+    assert f"writer {pid} ('hang')" in message and "'hanging'" in message and "it ended at SIGKILL" in message
+    assert "in _writer" in message and "most recent call first" in message  # faulthandler: every thread
+    zygote.start("step", SMALL_OBJ, 0, 0)
+    assert zygote.wait() == "finished"
+    assert "done /step/obj 0" in log_file.read_text()
+
+
+def test_answers_arriving_together_are_all_read():
+    """Two lines written at once are two answers (the cause of issue 17's hang: the second one was lost in
+    a read-ahead buffer that ``select`` does not see)."""
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, b"pid 1\ndead 1 0\npid")
+        lines = Lines(read_end)
+        assert lines.next(timeout=5) == "pid 1"
+        assert lines.next(timeout=5) == "dead 1 0"
+        assert lines.next(timeout=0.1) is None  # half a line is no answer yet
+        os.write(write_end, b" 2\n")
+        assert lines.next(timeout=5) == "pid 2"
+        os.close(write_end)
+        write_end = None
+        with pytest.raises(EOFError):
+            lines.next(timeout=5)
+    finally:
+        os.close(read_end)
+        if write_end is not None:
+            os.close(write_end)
+
+
+def test_a_writer_dying_before_its_answer_is_read_is_seen_dead(crash_site):
+    """End to end: a writer killed before its first file operation dies at once, and the test reads the
+    zygote's answers only after both arrived (as when the test process is descheduled under load)."""
+    zygote, _store, log_file = crash_site
+    zygote.start("step", SMALL_OBJ, 0, 0)
+    assert zygote.wait() == "finished"
+    zygote.proc.stdin.write(f"{zygote.store_dir} {log_file} step {SMALL_OBJ} 1 1\n")
+    zygote.proc.stdin.flush()
+    deadline = time.monotonic() + WRITER_SECONDS
+    while "start /step/obj 1" not in log_file.read_text():
+        assert time.monotonic() < deadline, "the writer did not start"
+        time.sleep(0.05)
+    time.sleep(1.0)  # its death and the zygote's second answer follow at once
+    answer = zygote._line(WRITER_SECONDS)
+    assert answer is not None and answer[0] == "pid"
+    zygote.writer = int(answer[1])
+    assert zygote.wait(timeout=WRITER_SECONDS) == "killed"
+    zygote.start("step", SMALL_OBJ, 0, 0)  # and the next command gets its own answers
+    assert zygote.wait() == "finished"

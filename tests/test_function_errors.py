@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import pickle
 import random
-import select
 import signal
 import subprocess
 import sys
@@ -167,7 +166,7 @@ def test_sigint_at_random_moments_of_a_keep_leaves_old_or_new_value(crash_site):
         pid = host.start("write", next_round(log_file))
         time.sleep(rng.uniform(0.005, 1.2 * round_seconds))
         os.kill(pid, signal.SIGINT)
-        if not select.select([host.proc.stdout], [], [], 15)[0]:  # the interrupt was swallowed: end it
+        if not host.answers.ready(15):  # the interrupt was swallowed: end it
             os.kill(pid, signal.SIGKILL)
         outcomes[host.wait()] += 1
         check_store(store, log_file, stats)

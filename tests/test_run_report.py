@@ -1,4 +1,4 @@
-"""How ``dds run`` attributes failures and durations to steps (dds/cli/runner.py), in one process.
+"""How ``dds run`` attributes failures and durations to steps (dds/pipeline/runner.py), in one process.
 
 The end-to-end behaviour (subprocesses, S3, JUnit) is in test_ci_pipeline.py; these cases cover the
 failure shapes a pipeline can take: a step kept inside another step's function raising, and a pipeline
@@ -8,7 +8,7 @@ that catches a step's exception itself.
 import pytest
 
 import dds
-from dds.cli.runner import run_pipeline, use_store
+from dds.pipeline.runner import run_pipeline, use_store
 from dds.pipeline.report import FAILED, LOADED, RAN, SKIPPED
 from dds.store import create_store
 

@@ -1,4 +1,4 @@
-"""The per-process signature memo (dds/signature/memo.py) and value memo (dds/value_memo.py).
+"""The per-process signature memo (dds/signature/memo.py) and value memo (dds/step/value_memo.py).
 
 A warm ``keep`` re-checks what the signature read instead of rebuilding it. Every scenario here changes
 something *inside the running process* after a first call (the edit-and-rerun suites cover edits on disk

@@ -5,6 +5,9 @@ else ``./.dds``. Paths are accepted with or without their leading '/'. Output is
 when stdout is not a terminal, so it can be piped into other tools. A dds error prints its message (which
 names the path and the fix) and exits with status 2; ``verify`` exits 1 when it finds damage, ``ls`` when
 nothing matches.
+
+The ``cli`` package holds click commands only; what they do is in the packages below (``pipeline.runner``
+for ``run``, ``pipeline.freshness`` for ``status``, ``store.maintenance`` for ``gc``/``verify``, ...).
 """
 
 from __future__ import annotations

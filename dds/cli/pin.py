@@ -1,4 +1,4 @@
-"""``dds pin [PATH...]`` and ``dds unpin PATH...``: values that ``dds gc`` must keep (see dds/pins.py)."""
+"""``dds pin [PATH...]`` and ``dds unpin PATH...``: values that ``dds gc`` must keep (see dds/step/pins.py)."""
 
 from __future__ import annotations
 

@@ -14,8 +14,8 @@ import click
 from ..errors import DDSError
 from ..pipeline.report import FAILED, FRESH, LOADED, MAY_RUN, RAN, SKIPPED, WILL_RUN, RunReport, write_json, write_junit
 from ..store import Store
-from . import runner
-from .status import check_status
+from ..pipeline import runner
+from ..pipeline.freshness import check_status
 
 _COLOURS = {RAN: "yellow", LOADED: "green", FRESH: "green", FAILED: "red", WILL_RUN: "yellow", MAY_RUN: "yellow",
             SKIPPED: "bright_black"}

@@ -10,6 +10,7 @@ from .base import Codec, is_exactly
 
 class ArrowParquetCodec(Codec):
     name = "arrow.parquet"
+    reads_through_open = True  # read() opens its file with fs.open(path, "rb") only
     file_name = "data.parquet"
     appends_only = True  # Parquet is written front to back
 

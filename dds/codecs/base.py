@@ -32,6 +32,9 @@ class Codec(abc.ABC):
     returns_stored_value: bool = False
     #: True when every machine of a cluster reads the files itself (Spark): a local cache copy is no use
     read_by_cluster: bool = False
+    #: True when ``read`` only opens its files with ``fs.open(path, "rb")``: a store may then fetch a small
+    #: blob whole, verify it, and hand the codec an in-memory file system (one request per file on S3)
+    reads_through_open: bool = False
 
     @abc.abstractmethod
     def handles(self, value: Any) -> bool:

@@ -9,6 +9,7 @@ from .base import Codec
 
 class BytesCodec(Codec):
     name = "bytes"
+    reads_through_open = True  # read() opens its file with fs.open(path, "rb") only
     file_name = "data.bin"
 
     def handles(self, value: Any) -> bool:

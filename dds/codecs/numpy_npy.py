@@ -9,6 +9,7 @@ from .base import Codec, is_exactly, local_path
 
 class NumpyNpyCodec(Codec):
     name = "numpy.npy"
+    reads_through_open = True  # read() opens its file with fs.open(path, "rb") only
     file_name = "data.npy"
 
     def handles(self, value: Any) -> bool:

@@ -23,6 +23,7 @@ _KEY = b"dds.pandas"
 
 class PandasParquetCodec(Codec):
     name = "pandas.parquet"
+    reads_through_open = True  # read() opens its file with fs.open(path, "rb") only
     file_name = "data.parquet"
     # one file, written front to back and never rewritten (Parquet only appends): a store may checksum it
     # while it grows instead of reading it back

@@ -17,6 +17,7 @@ _PROTOCOL = 5
 
 class PickleCodec(Codec):
     name = "pickle"
+    reads_through_open = True  # read() opens its file with fs.open(path, "rb") only
     file_name = "data.pkl"
 
     def handles(self, value: Any) -> bool:

@@ -13,6 +13,7 @@ from .base import Codec
 
 class TextCodec(Codec):
     name = "text"
+    reads_through_open = True  # read() opens its file with fs.open(path, "rb") only
     file_name = "data.txt"
 
     def handles(self, value: Any) -> bool:

@@ -79,7 +79,8 @@ def evaluate(fn: Callable, args: tuple, kwargs: dict, *, export_graph: str | Non
         selected.discard(ProcessingStage.EVAL)
     store = session.current_store()
     try:
-        plan = make_plan(fn, args, kwargs, store)
+        with store.planning():  # an S3 store reads each ref and metadata file once, and keeps metadata for the run
+            plan = make_plan(fn, args, kwargs, store)
     except DDSError as exc:  # shown from the user's eval line, as keep shows its errors (step.failures.without_dds_frames)
         raise without_dds_frames(exc) from exc.__cause__
     if on_plan is not None:

@@ -73,7 +73,7 @@ def lineage(meta: dict, stored: dict[str, dict]) -> Lineage:
                 found[(path, "calls")] = Upstream(path, "calls", _label(key, function), refs[0].replace(":", ".", 1))
             # the kept call's own function is this value's code, not an upstream
             todo.extend((ref, key == root and name == trees.FUNCTION, _label(key, function)) for ref in refs)
-    for path in meta.get("arguments_from") or []:  # kept values passed to the call (dds/provenance.py)
+    for path in meta.get("arguments_from") or []:  # kept values passed to the call (dds/step/provenance.py)
         if isinstance(path, str):
             found.setdefault((path, "argument"), Upstream(path, "argument", "the call itself"))
     result.upstream = sorted(found.values(), key=lambda u: (u.path, u.how))

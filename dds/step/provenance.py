@@ -9,14 +9,15 @@ the same object, so their identity says nothing about where they came from.
 
 from __future__ import annotations
 
-import threading
 import weakref
 from typing import Any
+
+from .. import forks
 
 _SCALARS = (type(None), bool, int, float, complex, str, bytes)
 _by_id: dict[int, tuple[Any, str]] = {}  # id(value) -> (a reference to it, the path that returned it)
 _latest: dict[str, int] = {}  # path -> id of the value it returned last
-_lock = threading.Lock()
+_lock = forks.lock()  # free in a child forked while another thread held it
 
 
 def remember(path: str, value: Any) -> None:

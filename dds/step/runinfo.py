@@ -190,7 +190,10 @@ def _git_state(directory: str) -> dict:
     """Commit and dirty flag of the git work tree holding ``directory`` (once per process and folder)."""
     def git(*args: str) -> str | None:
         try:
-            out = subprocess.run(["git", *args], cwd=directory, capture_output=True, text=True, timeout=10)
+            # --no-optional-locks: `git status` refreshes the index under .git/index.lock, which a timeout
+            # killing git would leave behind, blocking the user's next git command
+            out = subprocess.run(["git", "--no-optional-locks", *args], cwd=directory, capture_output=True, text=True,
+                                 timeout=10)
         except (OSError, subprocess.SubprocessError):
             return None
         return out.stdout.strip() if out.returncode == 0 else None

@@ -11,17 +11,17 @@ How many values are held is ``dds.set_store(..., cache_objects=N)`` (dds_py's op
 from __future__ import annotations
 
 import sys
-import threading
 from collections import OrderedDict
 from typing import Any
 
+from .. import forks
 from ..signature.probes import IMMUTABLE
 
 _MAX_BYTES = 1 << 20
 DEFAULT_ENTRIES = 4096
 
 _held: OrderedDict[tuple[int, str], tuple[Any, Any]] = OrderedDict()  # (id(store), sig) -> (store, value)
-_lock = threading.Lock()
+_lock = forks.lock()  # free in a child forked while another thread held it
 _capacity: int | None = DEFAULT_ENTRIES  # None: no bound
 
 

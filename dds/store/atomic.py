@@ -17,6 +17,7 @@ import uuid
 import weakref
 from typing import BinaryIO
 
+from .. import forks
 from .checksums import Growing
 
 _fdatasync = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
@@ -89,7 +90,7 @@ class SyncBatch:
         self._since: float | None = None
         self._last_sync = float("-inf")
         self._writes = 0
-        self._lock = threading.Lock()
+        self._lock = forks.lock()  # free in a forked child even if the timer held it at the fork
         self._timer: threading.Timer | None = None  # syncs a batch that no later write comes to close
         _batches[self] = None
 
@@ -160,8 +161,11 @@ class SyncBatch:
             raise
 
     def _after_fork(self) -> None:
-        self._lock = threading.Lock()  # another thread may have held it at the fork
-        self._timer = None  # its thread did not survive the fork
+        """In a forked child: the pending writes are the parent's (its timer syncs them), and the timer's
+        thread did not survive the fork; the child's own writes start a batch of their own."""
+        self._pending = {}
+        self._since, self._writes = None, 0
+        self._timer = None
 
 
 def _syncfs(path: str) -> bool:
@@ -348,8 +352,9 @@ _flusher = _Flusher()
 
 
 def _new_flusher_after_fork() -> None:
+    """In a forked child: the followers and the flush thread are the parent's (and its lock may be held)."""
     global _flusher
-    _flusher = _Flusher(_flusher.interval)  # the thread did not survive the fork, and its lock may be held
+    _flusher = _Flusher(_flusher.interval)
     for batch in list(_batches):
         batch._after_fork()
 

@@ -73,6 +73,12 @@ class Store(abc.ABC):
         duplicate computation harmless, only wasteful."""
         return contextlib.nullcontext()
 
+    def planning(self) -> ContextManager[None]:
+        """Held while ``dds.eval`` plans: a store that pays per request (S3) reads each ref and metadata file
+        once while it is held, and may keep the metadata it found for the run's next read of it. The default
+        changes nothing."""
+        return contextlib.nullcontext()
+
     def refresh_view(self, path: str, sig: str, meta: dict | None = None) -> None:
         """Make the view for people of ``path`` show blob ``sig`` if it does not (stores without a view: nothing).
         ``meta``: the blob's metadata when the caller has it already (saves reading it again)."""

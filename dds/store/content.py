@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import weakref
 from typing import Any
 
+from .. import forks
+
 _known: dict[tuple[int, str], tuple[Any, str | None]] = {}  # (id(store), sig) -> (weakref to store, digest)
-_lock = threading.Lock()
+_lock = forks.lock()  # free in a child forked while another thread held it
 _MAX = 100_000
 
 

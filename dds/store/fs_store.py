@@ -200,12 +200,7 @@ class FsStore(Store):
         """DamagedDataError unless ``got`` (size and checksum of the file ``rel``) is what ``meta`` lists."""
         want = meta["files"][rel]
         if got != want:
-            want = want if isinstance(want, dict) else {}
-            problem = (
-                f"{rel} has {got['size']} bytes and checksum {got['checksum'][:16]}..., expected "
-                f"{want.get('size')} bytes and checksum {str(want.get('checksum'))[:16]}..."
-            )
-            raise DamagedDataError(self._damaged(meta.get("path"), sig, problem))
+            raise DamagedDataError(self._damaged(meta.get("path"), sig, _mismatch(rel, got, want)))
 
     def iter_blob_sigs(self) -> Iterator[str]:
         """Every committed signature (those with metadata), sorted."""
@@ -526,6 +521,15 @@ def _stamp(info: dict) -> float | None:
     if isinstance(value, datetime):
         return value.timestamp()
     return float(value) if isinstance(value, (int, float)) else None
+
+
+def _mismatch(rel: str, got: dict, want: Any) -> str:
+    """What is wrong with file ``rel`` of a blob, whose checksum entry is ``got`` where ``want`` was stored."""
+    want = want if isinstance(want, dict) else {}
+    return (
+        f"{rel} has {got['size']} bytes and checksum {got['checksum'][:16]}..., expected "
+        f"{want.get('size')} bytes and checksum {str(want.get('checksum'))[:16]}..."
+    )
 
 
 def _group_name(part: str) -> str:

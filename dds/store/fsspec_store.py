@@ -16,19 +16,24 @@ Where the file system can create a file only if it does not exist (S3's conditio
 from __future__ import annotations
 
 import errno
+import functools
+import inspect
+import io
 import logging
 import os
 import threading
+import time
 import uuid
+from contextlib import contextmanager
 from typing import Any, Iterator
 
 from ..codecs import capability, codec_named
 from ..errors import CodecError, DamagedDataError, StoreError
 from ..filesystems import OBJECT_STORES, is_local, protocols
 from ..paths import path_parts
-from . import atomic, signing
+from . import atomic, checksums, signing
 from .cache import DEFAULT_BYTES, BlobCache
-from .fs_store import FsStore
+from .fs_store import FsStore, _mismatch
 from .layout import check_inside, check_sig, safe_relative
 from .lease import DEFAULT_SECONDS, Lease, is_finished
 
@@ -129,9 +134,11 @@ class FsspecStore(FsStore):
 
     # ------------------------------------------------------------ local cache
     def _readable_blob(self, sig: str, meta: dict) -> tuple[Any, str]:
-        """With a local cache: the cached copy, verified (fetched first if missing or damaged)."""
+        """With a local cache: the cached copy, verified (fetched first if missing or damaged). Without one, a
+        small blob on S3 is fetched whole (one GET a file), verified, and decoded from memory."""
         if self.cache is None or _read_by_cluster(meta.get("codec")):
-            return super()._readable_blob(sig, meta)
+            fetched = self._fetched_blob(sig, meta)
+            return fetched if fetched is not None else super()._readable_blob(sig, meta)
         names = [meta.get("file_name"), *meta.get("files", {})]
         if not meta.get("files") or not all(isinstance(n, str) and safe_relative(n) for n in names):
             raise DamagedDataError(self._damaged(meta.get("path"), sig, "its metadata lists no files or unsafe "
@@ -144,6 +151,35 @@ class FsspecStore(FsStore):
         from fsspec.implementations.local import LocalFileSystem
 
         return LocalFileSystem(), local
+
+    def _fetched_blob(self, sig: str, meta: dict) -> tuple[Any, str] | None:
+        """``(in-memory files, folder)`` of a small blob read through ``fs.open`` only, each file fetched with one
+        GET (all at once) and checked against ``meta``; None where that does not apply (the caller then verifies
+        and decodes from the store, which reads each file twice, a HEAD before each read)."""
+        files = meta.get("files")
+        if not self._single_get or not _reads_through_open(meta.get("codec")) or not isinstance(files, dict):
+            return None
+        names = [meta.get("file_name"), *files]
+        if not files or not all(isinstance(n, str) and safe_relative(n) for n in names):
+            return None  # verify() says what is wrong
+        sizes = [want.get("size") if isinstance(want, dict) else None for want in files.values()]
+        if not all(isinstance(n, int) for n in sizes) or sum(sizes) > _FETCH_MAX:
+            return None
+        blob = self.blob_dir(sig)
+        wanted = {f"{blob}/{rel}": rel for rel in sorted(files)}
+        got = self.fs.cat(list(wanted), on_error="return", **self._one_get)
+        contents = {}
+        for full, rel in wanted.items():
+            body = got.get(full, FileNotFoundError(full))
+            if isinstance(body, (FileNotFoundError, NotADirectoryError, IsADirectoryError)):
+                raise DamagedDataError(self._damaged(meta.get("path"), sig, f"the file {rel} is missing"))
+            if isinstance(body, BaseException):
+                raise body
+            have = checksums.checksum_of(io.BytesIO(body), checksums.algorithm_of(files[rel]))
+            if have != files[rel]:
+                raise DamagedDataError(self._damaged(meta.get("path"), sig, _mismatch(rel, have, files[rel])))
+            contents[full] = body
+        return _Fetched(contents), blob
 
     def _file_info(self, directory: str, known: dict | None = None) -> dict:
         """While a write fills the cache: checksum each new file as it is copied into the cache (one read)."""
@@ -256,6 +292,7 @@ class FsspecStore(FsStore):
         return is_local(self.fs)
 
     def _write_small(self, path: str, data: bytes) -> None:
+        self._reads.forget(path)  # what this process writes replaces what a plan held
         if not self._is_local:
             self.fs.pipe_file(path, data)  # one PUT: the object appears whole or not at all
             return
@@ -275,15 +312,106 @@ class FsspecStore(FsStore):
     _can_rename = True
 
     def _remove(self, path: str) -> None:
+        self._reads.forget(path)
         self.fs.invalidate_cache()
         try:
             self.fs.rm(path, recursive=True)
         except FileNotFoundError:
             pass
 
+    def _read_small(self, path: str) -> bytes | None:
+        """A ref, metadata, lease...: read from the store, except inside ``planning()`` (each file once per plan)
+        and for metadata a plan found (the run's next read of it, see ``planning``)."""
+        reads = self._reads
+        memo = getattr(reads.scope, "memo", None)
+        if memo is not None:
+            if path not in memo:
+                memo[path] = self._fetch_small(path)
+            return memo[path]
+        held = reads.take(path)
+        return held if held is not None else self._fetch_small(path)
+
+    def _fetch_small(self, path: str) -> bytes | None:
+        """One GET on S3 (s3fs's ``cat_file`` first asks for the size, to split big objects: a HEAD per read,
+        and a HEAD plus a listing when the object does not exist)."""
+        if not self._single_get:
+            return super()._read_small(path)
+        try:
+            return self.fs.cat_file(path, **self._one_get)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    @contextmanager
+    def planning(self) -> Iterator[None]:
+        """While an eval plans (this thread only): each ref and metadata file is read once, however often the
+        plan asks (a plan is one snapshot of the store; it was read up to four times per step). When it ends,
+        the metadata it found is held for the run: the next read of each (the step's keep) is served from
+        it, once, within ``_HELD_SECONDS``. That is safe because metadata, once committed, always describes an
+        intact value of its signature; should it have been replaced or deleted meanwhile, ``read`` finds
+        the files missing or different and reads the metadata again. Refs are never held: each keep reads
+        its path's ref from the store, so a path another process moved is seen. Nothing absent is held."""
+        reads = self._reads
+        outer = getattr(reads.scope, "memo", None)
+        if outer is not None:  # nested: the outer plan's snapshot
+            yield
+            return
+        reads.scope.memo = memo = {}
+        try:
+            yield
+        finally:
+            reads.scope.memo = None
+            meta_dir = self._at("meta") + "/"
+            reads.hold({p: data for p, data in memo.items() if data is not None and p.startswith(meta_dir)})
+
+    @property
+    def _reads(self) -> _PlannedReads:
+        reads = self.__dict__.get("_planned_reads")
+        if reads is None:
+            reads = self.__dict__.setdefault("_planned_reads", _PlannedReads())
+        return reads
+
+    def read(self, sig: str, meta: dict | None = None) -> Any:
+        """As the store's ``read``; when ``meta`` was held from a plan and no longer matches the files (the value
+        was replaced or deleted since), the metadata is read again from the store and that is what is read."""
+        try:
+            return super().read(sig, meta)
+        except (DamagedDataError, signing.UntrustedValueError):
+            if meta is None or not self._reads.was_held(self.meta_file(sig)):
+                raise
+            fresh = super().read_meta(sig)
+            if fresh is None or fresh == meta:
+                raise
+            return super().read(sig, fresh)
+
+    @property
+    def _single_get(self) -> bool:
+        """Whether the file system reads a whole object with one GET when asked (s3fs)."""
+        return bool(set(protocols(self.fs)) & _ATOMIC_CREATE)
+
+    @property
+    def _one_get(self) -> dict:
+        """``cat`` options for one GET per object: s3fs since early 2026 splits an object into ranges (after a HEAD
+        for its size) unless ``max_concurrency=1``; earlier versions read with one GET and refuse the option."""
+        return _one_get_options(type(self.fs))
+
     def _find(self, directory: str) -> list[str]:
         self.fs.invalidate_cache()  # listings must see other processes' writes
+        if directory == self._at("meta"):  # gc and verify list every value first: what they read is the store's
+            self._reads.drop()
+        if self._single_get:
+            return self._list_below(directory)
         return super()._find(directory)
+
+    def _list_below(self, directory: str) -> list[str]:
+        """Every object below ``directory`` on S3 in one listing of its key prefix (``fs.find(directory)`` of an
+        empty folder also asks whether the folder is an object, and lists its parent: three requests)."""
+        parent, _, name = directory.rstrip("/").rpartition("/")
+        if not parent:  # the bucket itself
+            return super()._find(directory)
+        try:
+            return self.fs.find(parent, prefix=name + "/", withdirs=False)
+        except FileNotFoundError:
+            return []
 
     def iter_blob_dirs(self) -> Iterator[str]:
         self.fs.invalidate_cache()
@@ -355,6 +483,93 @@ def _read_by_cluster(codec_name: Any) -> bool:
         return False
 
 
+def _reads_through_open(codec_name: Any) -> bool:
+    """Whether the codec of a stored value can decode bytes held in memory (its ``reads_through_open``): blobs
+    up to _FETCH_MAX bytes of such codecs are fetched whole, once."""
+    try:
+        return capability(codec_named(codec_name), "reads_through_open")
+    except CodecError:
+        return False
+
+
+_FETCH_MAX = 32 * 2**20
+
+
+# How long metadata a plan found serves the run (one read each). Well below gc's grace period (an hour): a writer
+# folder newer than a held metadata is younger than that, so no gc deletes it for being unnamed by it.
+_HELD_SECONDS = 600.0
+
+
+class _PlannedReads:
+    """What ``FsspecStore.planning`` remembers: the plan's own reads (per thread), and the metadata it found."""
+
+    def __init__(self) -> None:
+        self.scope = threading.local()
+        self._lock = threading.Lock()
+        self._held: dict[str, tuple[bytes, float]] = {}  # path -> (bytes, when held)
+        self._served: dict[str, float] = {}  # path -> when a held copy of it was last served
+
+    def hold(self, found: dict[str, bytes]) -> None:
+        """Serve each of ``found`` (path -> bytes) to the next read of it, within _HELD_SECONDS."""
+        now = time.monotonic()
+        with self._lock:
+            self._held = {p: v for p, v in self._held.items() if now - v[1] < _HELD_SECONDS}
+            self._held.update((p, (data, now)) for p, data in found.items())
+            self._served = {p: t for p, t in self._served.items() if now - t < _HELD_SECONDS and p not in found}
+
+    def take(self, path: str) -> bytes | None:
+        if not self._held:  # the common case, without a lock
+            return None
+        with self._lock:
+            entry = self._held.pop(path, None)
+            if entry is None or time.monotonic() - entry[1] >= _HELD_SECONDS:
+                return None
+            self._served[path] = time.monotonic()
+            return entry[0]
+
+    def forget(self, path: str) -> None:
+        """``path`` (a file, or a folder and all below it) was written or removed here: serve nothing held of it."""
+        if self._held:
+            with self._lock:
+                for held in [p for p in self._held if p == path or p.startswith(path + "/")]:
+                    del self._held[held]
+
+    def drop(self) -> None:
+        if self._held:
+            with self._lock:
+                self._held.clear()
+
+    def was_held(self, path: str) -> bool:
+        with self._lock:
+            return path in self._served
+
+
+class _Fetched:
+    """A blob's files fetched and verified, as the read-only file system a codec decodes from."""
+
+    protocol = ("dds-fetched",)
+
+    def __init__(self, contents: dict[str, bytes]) -> None:
+        self._contents = contents
+
+    def open(self, path: str, mode: str = "rb", **_: Any) -> io.BytesIO:
+        if mode != "rb":
+            raise PermissionError(f"{path}: a fetched blob is read-only")
+        try:
+            return io.BytesIO(self._contents[path])
+        except KeyError:
+            raise FileNotFoundError(path) from None
+
+
+@functools.lru_cache(maxsize=None)
+def _one_get_options(fs_type: type) -> dict:
+    try:
+        parameters = inspect.signature(fs_type._cat_file).parameters
+    except (AttributeError, TypeError, ValueError):
+        return {}
+    return {"max_concurrency": 1} if "max_concurrency" in parameters else {}
+
+
 def _blob_cache(directory: str | None, size: int | None, key: str, url: str) -> BlobCache | None:
     directory = (directory if directory is not None else os.environ.get("DDS_CACHE_DIR")) or None
     raw = size if size is not None else os.environ.get("DDS_CACHE_SIZE", DEFAULT_BYTES)
@@ -418,6 +633,9 @@ class _LeaseFiles:
 
     def names(self, directory: str) -> list[str]:
         self.fs.invalidate_cache(directory)
+        if self.store._single_get:  # one listing (``ls`` of an empty folder lists its parent too)
+            below = self.store._list_below(directory)
+            return sorted({p[len(directory) + 1 :].split("/", 1)[0] for p in below if p.startswith(directory + "/")})
         try:
             return [p.rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(directory, detail=False)]
         except FileNotFoundError:

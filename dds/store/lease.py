@@ -68,9 +68,11 @@ class Lease:
         self._beats = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._pid = os.getpid()  # the process holding it: a child forked inside the body does not
 
     # ----------------------------------------------------------------- context manager
     def __enter__(self) -> Lease:
+        self._pid = os.getpid()
         self._acquire()
         if self.held is not None:
             self._thread = threading.Thread(target=self._heartbeat, name=f"dds-lease-{self.held}", daemon=True)
@@ -79,6 +81,9 @@ class Lease:
 
     def __exit__(self, *exc: object) -> None:
         if self.held is None:
+            return
+        if os.getpid() != self._pid:  # a child forked in the body: the lease, its heartbeat and the event's lock
+            self.held = None  # (maybe held at the fork) are the parent's, which releases it when its body ends
             return
         self._stop.set()
         if self._thread is not None:

@@ -18,10 +18,7 @@ import time
 import uuid
 from typing import Any
 
-from ..codecs import PICKLE, codec_named
-from ..codecs.binary import BytesCodec
-from ..codecs.pickled import PickleCodec
-from ..codecs.text import TextCodec
+from ..codecs import capability, codec_named
 from ..errors import CodecError, DamagedDataError, StoreError
 from ..paths import path_parts
 from . import atomic, checksums, signing
@@ -107,8 +104,8 @@ class LocalStore(FsStore):
         return self._parse_meta(sig, where, data)
 
     def read(self, sig: str, meta: dict | None = None) -> Any:
-        """As every store reads; a small one-file value of a codec that only opens its file (pickle, text,
-        bytes) is read from the disk once: checksummed and decoded from the same bytes."""
+        """As every store reads; a small one-file value of a codec that only opens its file (its
+        ``reads_through_open``) is read from the disk once: checksummed and decoded from the same bytes."""
         if meta is None:
             return super().read(sig, meta)
         files = meta.get("files")
@@ -388,19 +385,20 @@ _READ_ONCE = 1 << 20
 
 
 def _codec_reading_by_open(name: Any) -> Any:
-    """The codec named ``name`` if its ``read`` only does ``fs.open(path, "rb")`` (so it can be handed the
-    bytes already verified); else None (also in safe mode for pickle: the generic path refuses it)."""
-    if name not in ("pickle", "text", "bytes"):
-        return None
+    """The codec named ``name`` if it declares ``reads_through_open`` (its ``read`` only does
+    ``fs.open(path, "rb")``, so it can be handed the bytes already verified); else None (also in safe mode for
+    pickle: the generic path refuses it with its own message)."""
     try:
         codec = codec_named(name)
     except CodecError:
         return None
-    return codec if type(codec).read in _READS_BY_OPEN else None
+    return codec if capability(codec, "reads_through_open") else None
 
 
 class _OneFile:
     """The file system a codec reads a verified small file from: its bytes, as read by the checksum."""
+
+    protocol = ("dds-verified",)  # not the local file system: codecs must not bypass ``open``
 
     def __init__(self, path: str, data: bytes):
         self._path = path
@@ -420,5 +418,3 @@ def _same_file(link: str, target: str) -> bool:
         return False
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
-
-_READS_BY_OPEN = {PickleCodec.read, TextCodec.read, BytesCodec.read, type(PICKLE).read}

@@ -1,4 +1,4 @@
-"""``dds status``: does the store hold, for every path, what the current code would compute?
+"""``dds status``'s engine: does the store hold, for every path, what the current code would compute?
 
 First the plan (nothing runs). A plan reads code, not data: where a step's arguments or the refs it loads
 are only known at run time, it can only guess. A CI gate must not guess, so, unless ``--static``, the plan is
@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .. import session
-from ..pipeline.plan import UNDECIDED
-from ..pipeline.report import FRESH, MAY_RUN, WILL_RUN, RunReport, StepReport
+from .plan import UNDECIDED
+from .report import FRESH, MAY_RUN, WILL_RUN, RunReport, StepReport
 from ..store import Store
 from .runner import PipelineError, explain, plan_pipeline, use_store
 

@@ -18,10 +18,10 @@ from typing import Callable
 
 from .. import session
 from ..errors import ArgumentError, DDSError
-from ..pipeline.explain import explain_decision
-from ..pipeline.reference import import_pipeline
-from ..pipeline.plan import UNDECIDED, Plan, Step, make_plan
-from ..pipeline.report import FAILED, FRESH, LOADED, RAN, SKIPPED, RunReport, StepReport
+from .explain import explain_decision
+from .reference import import_pipeline
+from .plan import UNDECIDED, Plan, Step, make_plan
+from .report import FAILED, FRESH, LOADED, RAN, SKIPPED, RunReport, StepReport
 from ..signature import accept_module
 from ..store import Store
 
@@ -117,7 +117,7 @@ def run_pipeline(spec: str, fn: Callable, store: Store, location: str) -> RunRep
     A step that raises stops the pipeline (as in Python); what finished before it stays stored. Raises
     (nothing ran) only when the plan cannot be made.
     """
-    from ..pipeline.evaluate import evaluate
+    from .evaluate import evaluate
 
     started_at, t0 = now_iso(), time.perf_counter()
     run = _Collector()

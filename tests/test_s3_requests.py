@@ -1,0 +1,308 @@
+"""How many requests dds sends to S3 (issue 17), counted by the server itself, and that fewer never means stale.
+
+The server is moto's on 127.0.0.1 with a counter around its application (``bench/s3_requests.py``): every
+request that reaches it, from this process or a fresh one, is counted after botocore's retries. These are
+behaviour tests (how many requests an operation sends), not timing tests. The freshness tests are the other
+half: two processes share the store, and what one writes the other's next keep sees, whatever s3fs cached.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "bench"))
+
+pytest.importorskip("s3fs", reason="the S3 tests need s3fs (pip install 'dds[dev]')")
+pytest.importorskip("moto.server", reason="the S3 tests need moto[server] (pip install 'dds[dev]')")
+
+import dds  # noqa: E402
+from dds import session  # noqa: E402
+from dds.errors import OverlappingPathError  # noqa: E402
+
+import s3_requests  # noqa: E402  # bench/s3_requests.py: the counting server
+
+
+@pytest.fixture(scope="module")
+def server():
+    with s3_requests.counting_s3_server() as counted:
+        yield counted
+
+
+@pytest.fixture
+def url(server):
+    """A fresh store prefix in the bucket for each test."""
+    yield server.url(f"t-{uuid.uuid4().hex[:10]}")
+    session.forget_store()
+
+
+def _store(server, url, cache=""):
+    return dds.set_store("fsspec", url=url, local_cache=cache, **server.storage_options)
+
+
+def _counted(server, fn):
+    start = server.count()
+    value = fn()
+    return server.since(start), value
+
+
+def stored_dict():
+    return {"answer": 42}
+
+
+def _events():
+    seen = []
+    session.observers.append(lambda path, what, sig: seen.append((path, what)))
+    return seen
+
+
+@pytest.fixture(autouse=True)
+def _no_observers():
+    saved = list(session.observers)
+    yield
+    session.observers[:] = saved
+
+
+def _child(server, code: str, cwd: str) -> str:
+    """Run ``code`` in a fresh process against the server; returns its stdout (fails the test if it fails)."""
+    env = dict(os.environ, **s3_requests.ENV)
+    env["PYTHONPATH"] = os.pathsep.join([cwd, REPO, os.path.join(REPO, "bench"), env.get("PYTHONPATH", "")])
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, cwd=cwd,
+                          env=env, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+# ------------------------------------------------------------------------------------------ request counts
+def test_keep_hit_with_a_local_cache_costs_two_requests(server, url, tmp_path):
+    _store(server, url, cache=str(tmp_path / "cache"))
+    assert dds.keep("/k/value", stored_dict) == {"answer": 42}
+    _store(server, url, cache=str(tmp_path / "cache"))  # a new store object: nothing held in memory
+    sent, value = _counted(server, lambda: dds.keep("/k/value", stored_dict))
+    assert value == {"answer": 42}
+    assert [(m, p.split("/")[3]) for m, p, _ in sent] == [("GET", "refs"), ("GET", "meta")], sent
+
+
+def test_keep_hit_without_a_cache_reads_ref_metadata_and_blob_once_each(server, url):
+    _store(server, url)
+    dds.keep("/k/value", stored_dict)
+    sent, value = _counted(server, lambda: dds.keep("/k/value", stored_dict))
+    assert value == {"answer": 42}
+    assert sorted(m for m, _p, _q in sent) == ["GET", "GET", "GET"], sent  # no HEAD, no listing
+    assert {p.split("/")[3] for _m, p, _q in sent} == {"refs", "meta", "blobs"}, sent
+
+
+def test_keep_hit_in_a_fresh_process_costs_two_requests_with_a_cache(server, url, tmp_path):
+    _store(server, url, cache=str(tmp_path / "cache"))
+    (tmp_path / "steps.py").write_text("def value():\n    return {'answer': 42}\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import steps
+
+        dds.keep("/k/fresh", steps.value)
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("steps", None)
+    out = _child(server, f"""
+        import dds, steps, s3_requests
+        dds.set_store("fsspec", url={url!r}, local_cache={str(tmp_path / 'cache')!r},
+                      **s3_requests.storage_options({server.endpoint!r}))
+        before = s3_requests.server_count({server.endpoint!r})
+        assert dds.keep("/k/fresh", steps.value) == {{"answer": 42}}
+        print(s3_requests.server_count({server.endpoint!r}) - before)
+    """, str(tmp_path))
+    assert int(out.split()[-1]) == 2  # the ref and the metadata; the blob comes from the cache
+
+
+def test_a_damaged_blob_fetched_whole_is_refused(server, url):
+    """The one-GET read of a small blob checks the checksums as the streaming read did."""
+    store = _store(server, url)
+    dds.keep("/k/damaged", stored_dict)
+    sig = store.get_ref("/k/damaged")
+    meta = store.read_meta(sig)
+    store.fs.pipe_file(f"{store.blob_dir(sig)}/{meta['file_name']}", b"not the pickle that was stored")
+    session.forget_store()
+    _store(server, url)
+    with pytest.raises(dds.DamagedDataError, match="checksum"):
+        dds.keep("/k/damaged", stored_dict)
+
+
+def _write_chain(root, n):
+    s3_requests.write_chain(str(root), n, module="chain_t")
+
+
+def test_eval_no_op_reads_each_metadata_once_and_each_ref_twice(server, url, tmp_path):
+    """The plan reads each step's ref and metadata once (it asked up to four times), the run's keeps read
+    the ref again (another process may have moved it) but not the metadata the plan found; with a local
+    cache no blob is read. Issue 17's target, 1.1 requests per step, needs more: see bench/README.md."""
+    n = 50
+    _write_chain(tmp_path, n)
+    cache = str(tmp_path / "cache")
+    code = f"""
+        import dds, chain_t, s3_requests
+        ran = []
+        dds.session.observers.append(lambda path, what, sig: ran.append(path) if what == "ran" else None)
+        dds.set_store("fsspec", url={url!r}, local_cache={cache!r}, **s3_requests.storage_options({server.endpoint!r}))
+        before = s3_requests.server_count({server.endpoint!r})
+        value = dds.eval(chain_t.pipe) if MODE == "eval" else chain_t.pipe()
+        print(value, len(ran), s3_requests.server_count({server.endpoint!r}) - before)
+    """
+    value, ran, _ = _child(server, "MODE = 'plain'\n" + textwrap.dedent(code), str(tmp_path)).split()
+    assert (int(value), int(ran)) == (sum(range(n)), n)
+    start = server.count()
+    value, ran, requests = _child(server, "MODE = 'eval'\n" + textwrap.dedent(code), str(tmp_path)).split()
+    assert (int(value), int(ran)) == (sum(range(n)), 0)
+    sent = [(m, p.split("/")[3]) for m, p, _q in server.since(start)]
+    assert len(sent) == int(requests) == 3 * n, sent
+    assert sent.count(("GET", "refs")) == 2 * n and sent.count(("GET", "meta")) == n, sent
+
+
+# ----------------------------------------------------------------------------------- two writers, fresh
+_STEPS = """
+def first():
+    return "first"
+
+def second():
+    return "second"
+
+def inner():
+    return "inner"
+"""
+
+
+def test_what_another_process_stores_is_what_this_process_keeps_next(server, url, tmp_path):
+    (tmp_path / "two_writers.py").write_text(_STEPS)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import two_writers as steps
+
+        _store(server, url)
+        assert dds.keep("/two/p", steps.first) == "first"
+        sig_first = session.current_store().get_ref("/two/p")
+        assert session.current_store().read_meta(session.decisions["/two/p"].new_sig) is not None
+        assert list(session.current_store().paths_below("/two/g")) == []  # listed once: s3fs may now cache it
+        child = f"""
+            import dds, two_writers, s3_requests
+            dds.set_store("fsspec", url={url!r}, **s3_requests.storage_options({server.endpoint!r}))
+            print(dds.keep("/two/p", two_writers.second), dds.keep("/two/g/x", two_writers.inner))
+        """
+        assert _child(server, child, str(tmp_path)).split() == ["second", "inner"]
+
+        # this process's store object (and its s3fs file system) saw the old state; it must see the new one
+        assert dds.load("/two/p") == "second"
+        seen = _events()
+        assert dds.keep("/two/p", steps.second) == "second"  # stored by the other process: loaded, not run
+        assert seen == [("/two/p", "loaded")]
+        with pytest.raises(OverlappingPathError):  # /two/g became a group in the other process
+            dds.keep("/two/g", steps.inner)
+        seen.clear()
+        assert dds.keep("/two/p", steps.first) == "first"  # back to the first value, which is still stored
+        assert seen == [("/two/p", "loaded")] and session.current_store().get_ref("/two/p") == sig_first
+        check = f"""
+            import dds, s3_requests
+            dds.set_store("fsspec", url={url!r}, **s3_requests.storage_options({server.endpoint!r}))
+            print(dds.load("/two/p"))
+        """
+        assert _child(server, check, str(tmp_path)).split() == ["first"]
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("two_writers", None)
+
+
+def test_a_value_stored_by_another_process_after_this_one_missed_it_is_loaded(server, url, tmp_path):
+    """A miss is never remembered: after another process stores the signature, this one loads it."""
+    (tmp_path / "late.py").write_text("import dds\n\ndef late():\n    return 'late'\n\n"
+                                      "def pipe():\n    return dds.keep('/late/v', late)\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import late
+
+        store = _store(server, url)
+        plan = dds.eval(late.pipe, dds_dont_eval=True)
+        assert plan.steps["/late/v"].status == "will run"  # this process looked, and found nothing
+        child = f"""
+            import dds, late, s3_requests
+            dds.set_store("fsspec", url={url!r}, **s3_requests.storage_options({server.endpoint!r}))
+            print(dds.keep("/late/v", late.late))
+        """
+        assert _child(server, child, str(tmp_path)).split() == ["late"]
+        seen = _events()
+        assert dds.keep("/late/v", late.late) == "late"
+        assert seen == [("/late/v", "loaded")], seen
+        assert store.get_ref("/late/v") is not None
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("late", None)
+
+
+def test_metadata_a_plan_found_is_read_again_when_the_value_was_replaced_before_the_run(server, url, tmp_path):
+    """The run's keep uses the metadata the plan read; if another process replaced the value meanwhile (here:
+    deleted and recomputed it, so the files the held metadata names are gone), the keep reads it again."""
+    (tmp_path / "replaced.py").write_text("import dds\n\ndef value():\n    return {'v': 1}\n\n"
+                                          "def pipe():\n    return dds.keep('/rep/v', value)\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import replaced
+
+        store = _store(server, url)
+        assert dds.keep("/rep/v", replaced.value) == {"v": 1}
+        sig = store.get_ref("/rep/v")
+        old_files = store.read_meta(sig)["file_name"]
+        plan = dds.eval(replaced.pipe, dds_dont_eval=True)  # holds the metadata for the run
+        assert plan.steps["/rep/v"].status == "fresh"
+        store.fs.rm(store.meta_file(sig))
+        store.fs.rm(store.blob_dir(sig), recursive=True)
+        child = f"""
+            import dds, replaced, s3_requests
+            dds.set_store("fsspec", url={url!r}, **s3_requests.storage_options({server.endpoint!r}))
+            print(dds.keep("/rep/v", replaced.value)["v"])
+        """
+        assert _child(server, child, str(tmp_path)).split() == ["1"]
+        assert _store(server, url).read_meta(sig)["file_name"] != old_files  # another writer folder now
+        store = session.current_store()
+        plan = dds.eval(replaced.pipe, dds_dont_eval=True)
+        store.fs.rm(store.meta_file(sig))
+        store.fs.rm(store.blob_dir(sig), recursive=True)
+        assert _child(server, child, str(tmp_path)).split() == ["1"]
+        seen = _events()
+        assert dds.keep("/rep/v", replaced.value) == {"v": 1}
+        assert seen == [("/rep/v", "loaded")]
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("replaced", None)
+
+
+def test_gc_reads_the_stores_metadata_not_what_a_plan_held(server, url, tmp_path):
+    """gc finds leftover writer folders by the metadata: after a plan held the old metadata and another process
+    replaced the value, gc's candidates must be judged by the new one (its folder is live, never a leftover)."""
+    (tmp_path / "gcd.py").write_text("import dds\n\ndef value():\n    return {'v': 2}\n\n"
+                                     "def pipe():\n    return dds.keep('/gcd/v', value)\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import gcd
+
+        store = _store(server, url)
+        dds.keep("/gcd/v", gcd.value)
+        sig = store.get_ref("/gcd/v")
+        dds.eval(gcd.pipe, dds_dont_eval=True)  # holds the metadata
+        store.fs.rm(store.meta_file(sig))
+        store.fs.rm(store.blob_dir(sig), recursive=True)
+        child = f"""
+            import dds, gcd, s3_requests
+            dds.set_store("fsspec", url={url!r}, **s3_requests.storage_options({server.endpoint!r}))
+            print(dds.keep("/gcd/v", gcd.value)["v"])
+        """
+        assert _child(server, child, str(tmp_path)).split() == ["2"]
+        live = _store(server, url).read_meta(sig)["file_name"].split("/", 1)[0]
+        session.use_store(store)
+        assert store.blob_dir(sig) + "/" + live not in list(store.iter_temp())
+        assert dds.keep("/gcd/v", gcd.value) == {"v": 2}
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("gcd", None)
