@@ -1,6 +1,6 @@
 """The dds benchmark suite (issue 6): every figure next to a baseline measured in the same run.
 
-    python bench/run.py [--quick] [--only warm,pipeline,sig,frame,hash,files,noop,scale] [--no-peers] [--keep-tmp] [--strict]
+    python bench/run.py [--quick] [--only warm,pipeline,sig,frame,hash,files,noop,scale,million] [--no-peers] [--keep-tmp] [--strict]
 
 ``make bench`` (500 MB frame) and ``make bench-quick`` (50 MB, fewer repetitions) run it. The frame size
 is ``DDS_BENCH_MB``. Every measurement runs in a subprocess (``bench/worker.py``) on generated code
@@ -30,6 +30,7 @@ sys.path.insert(0, HERE)
 import files
 import frame_noop
 import gen
+import million
 import peers
 
 WORKER = os.path.join(HERE, "worker.py")
@@ -373,6 +374,9 @@ class Suite:
 
     def bench_files(self) -> None:
         files.run(self, Row)  # bench/files.py: dds.File content digests, cold and from the stat cache
+
+    def bench_million(self) -> None:
+        million.run(self, Row)  # bench/million.py: dds ls / verify / gc on a store of 1,000,000 values
     def bench_scale(self) -> None:
         print(f"\n# scale (issue 17): N-step pipelines, in one module and in {SCALE_MODULES[-1]} modules; in-process "
               "pipeline time of fresh processes, layouts interleaved, median of repeats")
@@ -475,7 +479,7 @@ def _verdict(lib: str, ok: bool | None) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, 50 MB frame by default")
-    parser.add_argument("--only", default="warm,pipeline,sig,frame,hash,files,noop,scale", help="comma-separated subset")
+    parser.add_argument("--only", default="warm,pipeline,sig,frame,hash,files,noop,scale,million", help="comma-separated subset")
     parser.add_argument("--no-peers", action="store_true", help="measure dds only")
     parser.add_argument("--keep-tmp", action="store_true", help="keep the generated code and stores")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a dds target fails")

@@ -15,11 +15,12 @@ from .base import Store
 from .dbfs import DbfsStore
 from .fs_store import FsStore
 from .fsspec_store import FsspecStore
+from .maintainable import MaintainableStore
 from .local import LocalStore
 from .memory import MemoryStore
 
 __all__ = [
-    "Store", "FsStore", "LocalStore", "MemoryStore", "FsspecStore", "DbfsStore",
+    "Store", "MaintainableStore", "FsStore", "LocalStore", "MemoryStore", "FsspecStore", "DbfsStore",
     "create_store", "register_store", "known_stores",
 ]
 
