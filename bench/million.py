@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import xxhash
 
@@ -55,7 +56,7 @@ def run(suite, Row) -> None:  # noqa: N803 - bench/run.py's Row class
         took = time.perf_counter() - t0
         print(f"  wrote {size:,} values in {took:.0f} s ({_du(root)})", flush=True)
         figures[size] = {cmd: _command(suite, root, cmd) for cmd in ("ls", "verify", "gc")}
-        shutil.rmtree(root, ignore_errors=True)
+        _remove(root)
     small = figures[n // 10]
     for cmd in ("ls", "verify", "gc"):
         got, base = figures[n][cmd], small[cmd]
@@ -110,6 +111,27 @@ def _command(suite, root: str, cmd: str) -> dict:
     return figure
 
 
+def _remove(root: str) -> None:
+    """``rm -r root``, 8 entries at a time: a million serial unlinks take an hour on a disk with online discard."""
+    def one(path: str) -> None:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+
+    internal = os.path.join(root, ".dds")
+    with ThreadPoolExecutor(8) as pool:
+        for sub in ("blobs", "meta", "data", "refs"):
+            folder = os.path.join(internal, sub)
+            if os.path.isdir(folder):
+                with os.scandir(folder) as listing:
+                    list(pool.map(one, (entry.path for entry in listing)))
+    shutil.rmtree(root, ignore_errors=True)
+
+
 def _verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
@@ -127,7 +149,13 @@ def generate(root: str, n: int) -> None:
         os.makedirs(os.path.join(internal, sub), exist_ok=True)
     old = time.time() - OLD_S
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
-    for i in range(n):
+    chunks = [range(lo, min(n, lo + 2 * GROUP)) for lo in range(0, n, 2 * GROUP)]  # one group folder each
+    with ThreadPoolExecutor(8) as pool:  # creating files waits on the disk: threads overlap the waits
+        list(pool.map(lambda chunk: _write_values(internal, chunk, old, stamp), chunks))
+
+
+def _write_values(internal: str, indices: range, old: float, stamp: str) -> None:
+    for i in indices:
         referenced = i % 2 == 0
         sig = hashlib.blake2b(f"million {i}".encode(), digest_size=20).hexdigest()
         data = f"value {i}\n".encode()

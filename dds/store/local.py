@@ -26,6 +26,7 @@ from .sigset import SigSet
 
 class LocalStore(FsStore):
     kind = "local"
+    delete_workers = 8  # gc: unlinks wait on the disk (1-2 ms each with online discard), 8 at once ~10x faster
 
     def __init__(self, internal_dir: str | os.PathLike | None = None, data_dir: str | os.PathLike | None = None,
                  sync: str = "batch"):

@@ -24,6 +24,10 @@ class MaintainableStore(Store):
     Listings are iterators, so a store of a million values can be walked without holding it in memory.
     """
 
+    #: How many ``delete_blob`` calls ``gc`` may run at once (threads): more than 1 only where deleting is
+    #: thread-safe and mostly waiting (a local disk, an object store).
+    delete_workers: int = 1
+
     @abc.abstractmethod
     def iter_ref_entries(self) -> Iterator[tuple[str, str, str | None, str | None]]:
         """Every ref as ``(path, where, sig, problem)``, in path order: unlike ``iter_refs``, a damaged ref is
