@@ -61,6 +61,19 @@ def test_sigset_tells_apart_digests_sharing_their_first_bytes():
     assert base + "01" * 12 in s and base + "03" * 12 in s and base + "02" * 12 not in s
 
 
+def test_sigset_lookups_from_many_threads_at_once(monkeypatch):
+    """gc deletes in a thread pool and each worker asks the set first: the first lookups merge it once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(sigset, "_CHUNK", 16)
+    for _ in range(5):
+        sigs = [sig_of(i) for i in range(20000)]
+        s = SigSet(sigs)
+        with ThreadPoolExecutor(8) as pool:
+            assert all(pool.map(s.__contains__, sigs))
+        assert len(s) == len(sigs)
+
+
 # ------------------------------------------------------------------------------------------------ gc
 def test_gc_of_many_values_removes_exactly_the_unreferenced_old_ones(many):
     before = list(many.iter_refs())

@@ -155,7 +155,7 @@ def _remove_blobs(store: MaintainableStore, doomed: Iterable[list[str]], referen
     """
     def one(entry: list[str]) -> Removal | None:
         kind, sig, size = entry
-        if sig in referenced:
+        if sig in referenced:  # thread-safe: SigSet lookups
             return None
         removal = Removal(kind, store.blob_dir(sig), int(size), sig, _written_for(store, sig))
         if not dry_run:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 import re
+import threading
 from array import array
 from bisect import bisect_left
 from typing import Iterable, Iterator
@@ -24,7 +25,9 @@ _CHUNK = 1 << 16  # digests sorted at a time: bounds the Python objects alive wh
 
 
 class SigSet:
-    """Signatures added with ``add`` (or given at construction); ``in``, ``len`` and sorted iteration."""
+    """Signatures added with ``add`` (or given at construction); ``in``, ``len`` and sorted iteration.
+
+    Lookups are safe from several threads at once; ``add`` is not (fill it first, then share it)."""
 
     def __init__(self, sigs: Iterable[str] = ()) -> None:
         self._pending: dict[int, list[bytes]] = {}  # digest length -> digests not sorted yet
@@ -32,6 +35,7 @@ class SigSet:
         self._packed: dict[int, bytearray] = {}  # digest length -> every digest of that length, sorted, packed
         self._prefixes: dict[int, array] = {}  # digest length -> the first 8 bytes of each, as integers
         self._other: set[str] = set()
+        self._merging = threading.Lock()  # lookups may come from several threads (gc deletes in a pool)
         for sig in sigs:
             self.add(sig)
 
@@ -84,6 +88,11 @@ class SigSet:
         """Merge what was added since the last lookup into the packed buffers (once per batch of adds)."""
         if not self._pending and not self._runs:
             return
+        with self._merging:
+            if self._pending or self._runs:  # not merged by another thread meanwhile
+                self._merge()
+
+    def _merge(self) -> None:
         for width in list(self._pending):
             self._sort_pending(width)
         for width, runs in self._runs.items():
