@@ -249,3 +249,36 @@ def test_the_store_abc_has_no_maintenance_stubs_and_builtin_stores_are_maintaina
         assert name in MaintainableStore.__abstractmethods__
     assert isinstance(create_store("memory"), MaintainableStore)
     assert isinstance(create_store("local", internal_dir=str(tmp_path / "s")), MaintainableStore)
+
+
+def test_dds_gc_on_a_terminal_redraws_one_progress_line_and_clears_it(old_local):
+    """A pseudo-terminal, as a person sees it: the progress line is rewritten in place ('\\r') and wiped
+    before each printed row, so rows never carry progress text."""
+    pty = pytest.importorskip("pty")
+    import select
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the real `dds` on a terminal (stdout and stderr both), every update drawn
+        os.execve(sys.executable, [sys.executable, "-m", "dds.cli", "gc", "--store", str(old_local)],
+                  {**os.environ, "DDS_PROGRESS_INTERVAL": "0"})
+    out = b""
+    while True:
+        ready, _, _ = select.select([fd], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the child exited and closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, out
+    text = out.decode().replace("\r\n", "\n").replace("\x1b[1m", "").replace("\x1b[0m", "")
+    assert f"\rdds gc: deleting: {len(ORPHANS)} of {len(ORPHANS)}" in text  # drawn in place
+    lines = [line.rsplit("\r", 1)[-1].strip() for line in text.split("\n") if line.rsplit("\r", 1)[-1].strip()]
+    assert lines[0].split() == ["ACTION", "KIND", "SIGNATURE", "SIZE", "PATH"]
+    assert len([line for line in lines if line.startswith("deleted")]) == len(ORPHANS)
+    assert lines[-1].startswith(f"gc: deleted {len(ORPHANS)} item(s)")
+    assert all("dds gc:" not in line for line in lines)  # every progress line was wiped

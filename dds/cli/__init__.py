@@ -428,14 +428,14 @@ def verify_command(ctx: click.Context) -> None:
 
 class _Progress:
     """Progress of a long ``gc``/``verify`` on stderr, so stdout stays parseable: on a terminal one line
-    rewritten in place (at most 10 times a second); otherwise, e.g. in a job's log, a line every
-    ``$DDS_PROGRESS_INTERVAL`` seconds (default 10), so a long run shows it is alive. Quick runs print nothing
-    there."""
+    rewritten in place (at most 10 times a second); otherwise, e.g. in a job's log, a line every 10 seconds,
+    so a long run shows it is alive (quick runs print nothing there). ``$DDS_PROGRESS_INTERVAL`` sets the
+    seconds between updates for both."""
 
     def __init__(self, command: str) -> None:
         self.command = command
         self.tty = sys.stderr.isatty()
-        self.every = 0.1 if self.tty else _interval()
+        self.every = _interval(0.1 if self.tty else 10.0)
         self.last = time.monotonic()
         self.width = 0
 
@@ -464,11 +464,12 @@ class _Progress:
         self.clear()
 
 
-def _interval() -> float:
+def _interval(default: float) -> float:
+    """Seconds between progress updates: ``$DDS_PROGRESS_INTERVAL`` if set, else ``default``."""
     try:
-        return max(0.0, float(os.environ.get("DDS_PROGRESS_INTERVAL", "10")))
+        return max(0.0, float(os.environ.get("DDS_PROGRESS_INTERVAL", default)))
     except ValueError:
-        return 10.0
+        return default
 
 
 # -------------------------------------------------------------------------------------------- export
