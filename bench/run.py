@@ -1,6 +1,6 @@
 """The dds benchmark suite (issue 6): every figure next to a baseline measured in the same run.
 
-    python bench/run.py [--quick] [--only warm,pipeline,sig,frame,hash,files,noop,scale,s3] [--no-peers] [--keep-tmp] [--strict]
+    python bench/run.py [--quick] [--only warm,pipeline,sig,frame,hash,files,noop,scale,s3,million] [--no-peers] [--keep-tmp] [--strict]
 
 ``make bench`` (500 MB frame) and ``make bench-quick`` (50 MB, fewer repetitions) run it. The frame size
 is ``DDS_BENCH_MB``. Every measurement runs in a subprocess (``bench/worker.py``) on generated code
@@ -30,6 +30,7 @@ sys.path.insert(0, HERE)
 import files
 import frame_noop
 import gen
+import million
 import peers
 import s3_requests
 
@@ -378,6 +379,8 @@ class Suite:
     def bench_s3(self) -> None:
         s3_requests.run(self, Row)  # bench/s3_requests.py: S3 requests per keep and per eval step (issue 17)
 
+    def bench_million(self) -> None:
+        million.run(self, Row)  # bench/million.py: dds ls / verify / gc on a store of 1,000,000 values
     def bench_scale(self) -> None:
         print(f"\n# scale (issue 17): N-step pipelines, in one module and in {SCALE_MODULES[-1]} modules; in-process "
               "pipeline time of fresh processes, layouts interleaved, median of repeats")
@@ -515,7 +518,7 @@ def _verdict(lib: str, ok: bool | None) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, 50 MB frame by default")
-    parser.add_argument("--only", default="warm,pipeline,sig,frame,hash,files,noop,scale,s3",
+    parser.add_argument("--only", default="warm,pipeline,sig,frame,hash,files,noop,scale,s3,million",
                         help="comma-separated subset")
     parser.add_argument("--no-peers", action="store_true", help="measure dds only")
     parser.add_argument("--keep-tmp", action="store_true", help="keep the generated code and stores")

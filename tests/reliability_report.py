@@ -367,7 +367,7 @@ BUG_NOTES = [
      "`load` returns the old one; `gc` then deletes the new (unreferenced) blob and the link dangles, and no later "
      "`keep` of the old value repairs it. Fix: the view follows the ref — a `Store.refresh_view(path, sig)` hook "
      "(dds/store/base.py, a no-op for stores without a view; dds/store/local.py re-publishes a link that does not "
-     "point at the ref's blob), called by `gc` (dds/maintenance.py) for every ref before deleting anything, and by "
+     "point at the ref's blob), called by `gc` (dds/store/maintenance.py) for every ref before deleting anything, and by "
      "`_load_stored` (dds/api.py) when the ref is already current."),
     ("A garbled metadata file: `load` and `keep` raise a DamagedDataError naming only the signature, not the path. "
      "Fix (dds/api.py): catch DamagedDataError around `store.read_meta(sig)` in `load` and `_load_stored` and "

@@ -122,7 +122,7 @@ print("DONE")
 def test_gc_running_while_a_pipeline_writes_deletes_nothing_referenced(project):
     """gc in a loop (default grace period) while another process keeps 120 values over 40 paths: the
     pipeline finishes, every path loads its last value, and the store verifies."""
-    from dds.maintenance import gc, verify
+    from dds.store.maintenance import gc, verify
     from dds.store import create_store
 
     env = project.env()

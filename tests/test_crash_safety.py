@@ -246,7 +246,7 @@ from pandas.testing import assert_frame_equal
 from reliability_report import record_figures
 
 import dds
-from dds.maintenance import gc, verify
+from dds.store.maintenance import gc, verify
 from dds.store import LocalStore
 
 KILLS = int(os.environ.get("DDS_RELIABILITY_KILLS", "20"))

@@ -30,7 +30,7 @@ from reliability_report import record_figures
 import dds
 from dds.codecs import codec_named
 from dds.errors import DamagedDataError, DDSError
-from dds.maintenance import verify
+from dds.store.maintenance import verify
 
 dds.reject_module("_tracking")  # its CALLS list changes on every call; it must not be hashed
 

@@ -30,7 +30,7 @@ from test_crash_safety import KILLS, SEED, check_store, crash_site, new_stats, n
 
 import dds
 from dds.errors import CodecError
-from dds.maintenance import verify
+from dds.store.maintenance import verify
 
 dds.reject_module("_tracking")
 FIGURES: dict[str, object] = {}

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from dds.errors import StoreError
-from dds.maintenance import DEFAULT_GRACE_S, gc, verify
+from dds.store.maintenance import DEFAULT_GRACE_S, gc, verify
 from dds.store import create_store
 
 SIG_A1, SIG_A2, SIG_B, SIG_C = "a1" * 20, "a2" * 20, "b0" * 20, "c0" * 20

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 import dds
 from dds.cli import cli
-from dds.maintenance import gc
+from dds.store.maintenance import gc
 
 
 def value_a():

@@ -27,7 +27,7 @@ from reliability_report import record_figures
 import dds
 from dds.codecs import Codec, register_codec, unregister_codec
 from dds.errors import CodecError, NotFoundError, StoreError
-from dds.maintenance import gc, verify
+from dds.store.maintenance import gc, verify
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIGURES: dict[str, object] = {}

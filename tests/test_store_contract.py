@@ -416,8 +416,8 @@ def test_concurrent_writers_with_different_bytes_never_mix(store):
 
 # ------------------------------------------------------------------------------------- gc and verify
 def test_gc_and_verify_work_on_every_store(store):
-    from dds.maintenance import gc as collect
-    from dds.maintenance import verify
+    from dds.store.maintenance import gc as collect
+    from dds.store.maintenance import verify
 
     store.write(SIG1, "kept", {"path": "/kept"})
     store.set_ref("/kept", SIG1)

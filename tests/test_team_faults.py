@@ -9,7 +9,7 @@ import pytest
 
 import dds
 from dds.errors import StoreError
-from dds.maintenance import verify
+from dds.store.maintenance import verify
 from dds.store import create_store
 from fault_proxy import ACCESS_DENIED, DROP, HOLD, PASS, SLOW_DOWN, fault_proxy
 
@@ -142,7 +142,7 @@ def test_a_writer_killed_mid_write_leaves_the_old_value_and_gc_cleans_up(store, 
     import sys
     import time
 
-    from dds.maintenance import gc
+    from dds.store.maintenance import gc
 
     store.write("f1" * 8, "old", {"path": "/v"})
     store.set_ref("/v", "f1" * 8)

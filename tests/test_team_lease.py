@@ -166,7 +166,7 @@ def test_a_bad_lease_period_is_refused_with_the_fix(tmp_path, bad):
 
 
 def test_gc_removes_finished_leases_and_never_a_live_one(tmp_path):
-    from dds.maintenance import gc
+    from dds.store.maintenance import gc
 
     store = create_store("fsspec", url=(tmp_path / "s").as_uri(), lease_seconds=3600)
     with store.lock("ab" * 16):

@@ -17,6 +17,7 @@ import importlib.util
 import json
 import os
 import sys
+import time
 from typing import Any, Callable
 
 import click
@@ -110,6 +111,50 @@ def _table(rows: list[list[str]], header: list[str]) -> None:
         click.echo(click.style(line, bold=True) if i == 0 else line)
 
 
+class _StreamTable:
+    """``_table`` for rows that come one by one: on a terminal the first ``sample`` rows set the column widths
+    (a longer cell later only pushes its line), so a million rows are printed without being held."""
+
+    def __init__(self, header: list[str], sample: int = 200, before: Callable[[], None] | None = None) -> None:
+        self.header, self.sample, self.before = header, sample, before  # before: called before printing a line
+        self.waiting: list[list[str]] | None = [] if _tty() else None
+        self.widths: list[int] = []
+        self.count = 0
+
+    def add(self, row: list[str]) -> None:
+        self.count += 1
+        if self.waiting is None:
+            if self.before is not None:
+                self.before()
+            if self.widths:
+                self._line(row)
+            else:
+                click.echo("\t".join(row))
+            return
+        self.waiting.append(row)
+        if len(self.waiting) >= self.sample:
+            self._flush()
+
+    def close(self) -> None:
+        if self.waiting:
+            self._flush()
+
+    def _flush(self) -> None:
+        rows, self.waiting = self.waiting or [], None
+        if self.before is not None:
+            self.before()
+        self.widths = [max(len(str(c)) for c in column) for column in zip(self.header, *rows)]
+        click.echo(click.style(self._text(self.header), bold=True))
+        for row in rows:
+            self._line(row)
+
+    def _line(self, row: list[str]) -> None:
+        click.echo(self._text(row))
+
+    def _text(self, row: list[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(row, self.widths)).rstrip()
+
+
 def _path(path: str) -> str:
     """A store path typed on the command line: ``example/model`` means ``/example/model``."""
     return validate_path(path if path.startswith("/") else "/" + path)
@@ -136,23 +181,22 @@ def ls_command(ctx: click.Context, prefix: str | None, where: tuple[str, ...]) -
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--where") from None
     store = _store(ctx)
-    rows = []
-    for path, meta in sorted(metadata.by_path(store, _warn_damaged).items()):
+    table = _StreamTable(["PATH", "SIGNATURE", "SIZE", "AGE", "FUNCTION"])
+    for path, meta in metadata.iter_by_path(store, _warn_damaged):  # in path order, streamed: a million paths in flat memory
         if prefix and not _under(path, prefix):
             continue
         if conditions and not metadata.matches(meta, conditions):
             continue
-        rows.append([path, str(meta.get("signature", ""))[:10], metadata.human_size(metadata.blob_size(meta)),
-                     metadata.age(meta.get("stored_at")), str(meta.get("function", "?"))])
-    if not rows:
+        table.add([path, str(meta.get("signature", ""))[:10], metadata.human_size(metadata.blob_size(meta)),
+                   metadata.age(meta.get("stored_at")), str(meta.get("function", "?"))])
+    table.close()
+    if not table.count:
         filters = ([f"under {_prefix(prefix)}"] if prefix else []) + ([f"with {' '.join(where)}"] if where else [])
         what = " and ".join(filters)
         click.echo(f"dds ls: nothing is stored {what or 'yet'} in the {store.describe()}"
                    + (". `dds ls` lists every stored path." if what else "."), err=True)
         if what:
             ctx.exit(1)
-        return
-    _table(rows, ["PATH", "SIGNATURE", "SIZE", "AGE", "FUNCTION"])
 
 
 def _prefix(prefix: str) -> str:
@@ -317,18 +361,21 @@ def _importable_here() -> None:
               help="Leave anything younger than this alone (default 3600), so a running pipeline is safe.")
 @click.pass_context
 def gc_command(ctx: click.Context, dry_run: bool, grace: float | None) -> None:
-    """Delete values no path points to, unfinished writes and stale temporaries."""
-    from ..maintenance import DEFAULT_GRACE_S, gc
+    """Delete values no path points to, unfinished writes and stale temporaries (one line each as it goes;
+    progress on stderr)."""
+    from ..store.maintenance import DEFAULT_GRACE_S, gc
 
     grace = DEFAULT_GRACE_S if grace is None else grace
-    report = gc(_store(ctx), dry_run=dry_run, grace=grace)
     verb = "would delete" if dry_run else "deleted"
-    rows = [[verb, r.kind, r.sig[:10] if r.sig else "-", metadata.human_size(r.bytes), r.path or r.where]
-            for r in report.removed]
-    _table(rows, ["ACTION", "KIND", "SIGNATURE", "SIZE", "PATH"])
-    summary = f"gc: {verb} {len(report.removed)} item(s), {metadata.human_size(report.bytes_freed)}"
-    if report.kept_recent:
-        summary += (f"; kept {len(report.kept_recent)} unreferenced value(s) younger than {grace:g}s "
+    store = _store(ctx)
+    with _Progress("gc") as progress:
+        table = _StreamTable(["ACTION", "KIND", "SIGNATURE", "SIZE", "PATH"], before=progress.clear)
+        report = gc(store, dry_run=dry_run, grace=grace, progress=progress.update, on_removal=lambda r: table.add(
+            [verb, r.kind, r.sig[:10] if r.sig else "-", metadata.human_size(r.bytes), r.path or r.where]))
+        table.close()
+    summary = f"gc: {verb} {report.removed_count:,} item(s), {metadata.human_size(report.bytes_freed)}"
+    if report.kept_recent_count:
+        summary += (f"; kept {report.kept_recent_count:,} unreferenced value(s) younger than {grace:g}s "
                     f"(a pipeline may be writing them; --grace 0 deletes them)")
     click.echo(summary)
 
@@ -338,10 +385,11 @@ def gc_command(ctx: click.Context, dry_run: bool, grace: float | None) -> None:
 @click.pass_context
 def verify_command(ctx: click.Context) -> None:
     """Re-check every checksum, ref and metadata file; exit 1 if anything is damaged."""
-    from ..maintenance import verify
+    from ..store.maintenance import verify
 
-    with _Progress("verifying") as progress:
-        report = verify(_store(ctx), progress=progress)
+    store = _store(ctx)
+    with _Progress("verify") as progress:
+        report = verify(store, progress=progress.update)
     for problem in report.problems:
         paths = ", ".join(problem.paths) or "(no path)"
         click.echo(click.style(f"{problem.kind.upper()}: {paths}", fg="red", bold=True) + f"  [{problem.where}]")
@@ -350,30 +398,55 @@ def verify_command(ctx: click.Context) -> None:
     for note in report.notes:
         click.echo(f"note: {note}")
     status = "ok" if report.ok else f"{len(report.problems)} problem(s)"
-    click.echo(f"verify: checked {report.refs} path(s) and {report.blobs} value(s): {status}")
+    click.echo(f"verify: checked {report.refs:,} path(s) and {report.blobs:,} value(s): {status}")
     if not report.ok:
         ctx.exit(1)
 
 
 class _Progress:
-    """A progress bar on stderr when it is a terminal; nothing otherwise (output stays parseable)."""
+    """Progress of a long ``gc``/``verify`` on stderr, so stdout stays parseable: on a terminal one line
+    rewritten in place (at most 10 times a second); otherwise, e.g. in a job's log, a line every 10 seconds,
+    so a long run shows it is alive (quick runs print nothing there). ``$DDS_PROGRESS_INTERVAL`` sets the
+    seconds between updates for both."""
 
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.bar: Any = None
+    def __init__(self, command: str) -> None:
+        self.command = command
+        self.tty = sys.stderr.isatty()
+        self.every = _interval(0.1 if self.tty else 10.0)
+        self.last = time.monotonic()
+        self.width = 0
 
-    def __enter__(self) -> Callable[[int, int], None] | None:
-        return self.update if sys.stderr.isatty() else None
+    def __enter__(self) -> _Progress:
+        return self
 
-    def update(self, done: int, total: int) -> None:
-        if self.bar is None:
-            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
-            self.bar.__enter__()
-        self.bar.update(done - self.bar.pos)
+    def update(self, stage: str, done: int, total: int | None) -> None:
+        now = time.monotonic()
+        if now - self.last < self.every:
+            return
+        self.last = now
+        text = f"dds {self.command}: {stage}: {done:,}" + (f" of {total:,}" if total else "")
+        if self.tty:
+            click.echo("\r" + text.ljust(self.width), nl=False, err=True)
+            self.width = len(text)
+        else:
+            click.echo(text, err=True)
+
+    def clear(self) -> None:
+        """Wipe the terminal's progress line (before a line of output is printed; the next update redraws it)."""
+        if self.width:
+            click.echo("\r" + " " * self.width + "\r", nl=False, err=True)
+            self.width = 0
 
     def __exit__(self, *exc: Any) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
+        self.clear()
+
+
+def _interval(default: float) -> float:
+    """Seconds between progress updates: ``$DDS_PROGRESS_INTERVAL`` if set, else ``default``."""
+    try:
+        return max(0.0, float(os.environ.get("DDS_PROGRESS_INTERVAL", default)))
+    except ValueError:
+        return default
 
 
 # -------------------------------------------------------------------------------------------- export

@@ -158,6 +158,10 @@ def previous_version(store, path: str, sig: str) -> tuple[str, dict] | None:
 
 
 def _stored_before(store, path: str, sig: str) -> tuple[str, dict] | None:
+    """The newest value stored for ``path`` before ``sig``, found by listing every blob (stores written before
+    refs kept a history); None on a store that cannot list itself."""
+    if not callable(getattr(store, "iter_blob_sigs", None)):
+        return None
     current = store.read_meta(sig)
     stamp = current.get("stored_at", "") if current else ""
     best: tuple[str, str, dict] | None = None

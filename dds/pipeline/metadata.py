@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from ..errors import DamagedDataError
 
@@ -94,10 +94,10 @@ def _equal(actual: Any, wanted: str, key: str) -> bool:
     return last in _PREFIX_KEYS and isinstance(actual, str) and len(wanted) >= 4 and actual.startswith(wanted)
 
 
-def by_path(store: Any, on_error: Callable[[str, str, Exception], None] | None = None) -> dict[str, dict]:
-    """``{path: metadata}`` of every path in ``store``; damaged entries are left out (and passed to
-    ``on_error(path, sig, exc)``): lineage and ``dds ls`` need every value's metadata at once."""
-    out = {}
+def iter_by_path(store: Any, on_error: Callable[[str, str, Exception], None] | None = None
+                 ) -> Iterator[tuple[str, dict]]:
+    """``(path, metadata)`` of every path in ``store``, in path order, one at a time (a million paths in flat
+    memory); damaged entries are left out and passed to ``on_error(path, sig, exc)``."""
     for path, sig in store.iter_refs():
         try:
             meta = store.read_meta(sig)
@@ -106,5 +106,9 @@ def by_path(store: Any, on_error: Callable[[str, str, Exception], None] | None =
                 on_error(path, sig, exc)
             continue
         if meta is not None:
-            out[path] = meta
-    return out
+            yield path, meta
+
+
+def by_path(store: Any, on_error: Callable[[str, str, Exception], None] | None = None) -> dict[str, dict]:
+    """``{path: metadata}`` of every path in ``store`` (what lineage needs at once); see ``iter_by_path``."""
+    return dict(iter_by_path(store, on_error))

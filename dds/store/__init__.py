@@ -9,12 +9,13 @@ from .base import Store
 from .dbfs import DbfsStore
 from .fs_store import FsStore
 from .fsspec_store import FsspecStore
+from .maintainable import MaintainableStore
 from .local import LocalStore
 from .memory import MemoryStore
 from .open import open_store
 from .registry import create_store, known_stores, register_store
 
 __all__ = [
-    "Store", "FsStore", "LocalStore", "MemoryStore", "FsspecStore", "DbfsStore",
+    "Store", "MaintainableStore", "FsStore", "LocalStore", "MemoryStore", "FsspecStore", "DbfsStore",
     "create_store", "open_store", "register_store", "known_stores",
 ]

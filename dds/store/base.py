@@ -8,7 +8,9 @@ A store holds two things:
 * **refs**, path addressed for people: ``set_ref(path, sig)`` makes a store path (``/group/name``) point
   at a blob, replacing the previous pointer atomically.
 
-Stores know nothing about functions or ASTs; the signature is an opaque hex string to them.
+Stores know nothing about functions or ASTs; the signature is an opaque hex string to them. Listing and
+deleting a store's parts (what ``dds gc`` and ``dds verify`` need) is a separate protocol,
+``MaintainableStore`` in maintainable.py, so a store does not have to offer it to be complete.
 """
 
 from __future__ import annotations
@@ -87,10 +89,6 @@ class Store(abc.ABC):
         """A short human description used in error messages, e.g. ``local store at ./.dds``."""
         return f"{self.kind} store"
 
-    def iter_blob_sigs(self) -> Iterator[str]:
-        """Every committed signature (blobs with metadata), sorted; used by ``gc`` and ``verify``."""
-        raise NotImplementedError(f"{type(self).__name__} cannot list its blobs")
-
     # Pins: values ``gc`` keeps whatever refs say (another user's pipeline may need them).
     def pin(self, path: str, sig: str) -> bool:
         """Keep blob ``sig`` through every ``gc`` while it is pinned at ``path``; False if it already was."""
@@ -109,29 +107,3 @@ class Store(abc.ABC):
     def iter_pins(self) -> Iterator[tuple[str, str]]:
         """Every ``(path, pinned signature)``."""
         return iter(())
-
-    # Maintenance (``dds gc`` / ``dds verify``); optional, so a store that cannot list itself still works.
-    def iter_ref_entries(self) -> Iterator[tuple[str, str, str | None, str | None]]:
-        """Every ref as ``(path, where, sig, problem)``: unlike ``iter_refs``, a damaged ref is reported
-        (``sig`` None, ``problem`` says why) instead of raised, so ``verify`` can list them all."""
-        raise NotImplementedError(f"{type(self).__name__} cannot list its refs")
-
-    def iter_blob_dirs(self) -> Iterator[str]:
-        """Every signature with a blob directory, committed or not (an unfinished write has no metadata)."""
-        raise NotImplementedError(f"{type(self).__name__} cannot list its blobs")
-
-    def iter_temp(self) -> Iterator[str]:
-        """Every entry directly under the store's temporary folder (full names, for ``entry_usage``)."""
-        raise NotImplementedError(f"{type(self).__name__} cannot list its temporaries")
-
-    def entry_usage(self, where: str) -> tuple[int, float | None]:
-        """``(bytes, newest modification time)`` of a file or folder of the store; time None if unknown."""
-        raise NotImplementedError(f"{type(self).__name__} cannot measure its files")
-
-    def remove_entry(self, where: str) -> None:
-        """Delete a file or folder of the store (a temporary or a blob), if it exists."""
-        raise NotImplementedError(f"{type(self).__name__} cannot delete files")
-
-    def delete_blob(self, sig: str) -> None:
-        """Delete blob ``sig``: metadata first (un-committing it), then its files. Refs are not checked."""
-        raise NotImplementedError(f"{type(self).__name__} cannot delete blobs")

@@ -19,22 +19,23 @@ import json
 import logging
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 from urllib.parse import unquote
 
 from ..codecs import PICKLE, Codec, NotSuitable, capability, codec_for, codec_named
 from ..errors import CodecError, DamagedDataError, NotFoundError, StoreError
 from ..paths import path_parts, validate_path
 from . import checksums, signing
-from .base import Store
 from .layout import check_sig, is_sig, safe_relative
+from .maintainable import MaintainableStore
+from .sigset import SigSet
 
 log = logging.getLogger("dds.store")
 
 _HISTORY = 20  # previous refs kept per path
 
 
-class FsStore(Store):
+class FsStore(MaintainableStore):
     """A store rooted at ``root`` on the fsspec file system ``fs`` (no view for people by default)."""
 
     kind = "fsspec"
@@ -203,13 +204,17 @@ class FsStore(Store):
             raise DamagedDataError(self._damaged(meta.get("path"), sig, _mismatch(rel, got, want)))
 
     def iter_blob_sigs(self) -> Iterator[str]:
-        """Every committed signature (those with metadata), sorted."""
+        """Every committed signature (those with metadata), sorted (held as a ``SigSet``: ~28 bytes each)."""
         names = (p.rsplit("/", 1)[-1] for p in self._find(self._at("meta")))
-        yield from sorted(n[: -len(".json")] for n in names if n.endswith(".json") and is_sig(n[:-5]))
+        yield from SigSet(n[: -len(".json")] for n in names if n.endswith(".json") and is_sig(n[:-5]))
 
     # -------------------------------------------------------------------- refs
     def get_ref(self, path: str) -> str | None:
-        where = self.ref_file(path)
+        return self._ref_at(path, self.ref_file(path))
+
+    def _ref_at(self, path: str, where: str) -> str | None:
+        """The signature in ``where``, the ref file of ``path`` (None if there is none); DamagedDataError if
+        it holds something else. Listings read refs with it (``get_ref`` of a subclass may cache)."""
         data = self._read_small(where)
         if data is None:
             return None
@@ -259,17 +264,15 @@ class FsStore(Store):
         self._write_small(self.history_file(path), ("\n".join(entries[:_HISTORY]) + "\n").encode("ascii"))
 
     def iter_refs(self) -> Iterator[tuple[str, str]]:
-        found = []
-        for path, _where in self._ref_files():
-            sig = self.get_ref(path)
+        for path, where in self._ref_files():
+            sig = self._ref_at(path, where)
             if sig is not None:
-                found.append((path, sig))
-        yield from sorted(found)
+                yield path, sig
 
     def iter_ref_entries(self) -> Iterator[tuple[str, str, str | None, str | None]]:
-        for path, where in sorted(self._ref_files()):
+        for path, where in self._ref_files():
             try:
-                sig = self.get_ref(path)
+                sig = self._ref_at(path, where)
             except DamagedDataError as exc:
                 yield path, where, None, str(exc)
             else:
@@ -324,8 +327,8 @@ class FsStore(Store):
                 *groups, name = full[len(group) + 1 : -len(".ref")].split("/")
                 yield "/".join([path, *map(unquote, groups), name])
 
-    def _ref_files(self) -> list[tuple[str, str]]:
-        """``(store path, ref file)`` of every ref file dds could have written."""
+    def _ref_files(self) -> Iterable[tuple[str, str]]:
+        """``(store path, ref file)`` of every ref file dds could have written, in path order."""
         refs = self._at("refs")
         found = []
         for full in self._find(refs):
@@ -339,7 +342,7 @@ class FsStore(Store):
             except Exception:  # noqa: BLE001 - an invalid path: not ours either
                 continue
             found.append((path, full))
-        return found
+        return sorted(found)
 
     # ------------------------------------------------------------- maintenance
     def iter_blob_dirs(self) -> Iterator[str]:
@@ -347,7 +350,7 @@ class FsStore(Store):
             names = self.fs.ls(self._at("blobs"), detail=False)
         except FileNotFoundError:
             return
-        yield from sorted(n for n in (p.rstrip("/").rsplit("/", 1)[-1] for p in names) if is_sig(n))
+        yield from SigSet(n for n in (p.rstrip("/").rsplit("/", 1)[-1] for p in names) if is_sig(n))
 
     def iter_temp(self) -> Iterator[str]:
         try:
