@@ -278,3 +278,31 @@ def test_another_process_repointing_the_path_is_seen(mod, tmp_path):
     assert dds.keep("/memo/r", mod.uses_rate, 3) == 6  # held in memory, and the path points at it again
     assert dds.load("/memo/r") == 6
     assert store.get_ref("/memo/r") == memo.call_signature("/memo/r", mod.uses_rate, (3,), {}, store.get_ref).sig
+
+
+def test_a_hasher_registered_for_tuple_later_reaches_warm_calls_without_arguments():
+    """The memo's tokens of 'no arguments' follow register_hasher: a warm call must sign as a rebuild does."""
+    from dds.signature import values
+
+    def constant():
+        return 1
+
+    no_store = lambda path: None  # noqa: E731
+
+    def warm_and_cold() -> tuple[str, str]:
+        memo.call_signature("/empty-args", constant, (), {}, load_sig=no_store)  # fills the memo
+        warm = memo.call_signature("/empty-args", constant, (), {}, load_sig=no_store).sig
+        cold = SignatureBuilder(load_sig=no_store).call_signature("/empty-args", constant, (), {}).sig
+        return warm, cold
+
+    before = warm_and_cold()
+    assert before[0] == before[1]
+    dds.register_hasher(tuple, lambda value: "a tuple of " + repr(list(value)))  # a str: no recursion
+    try:
+        after = warm_and_cold()
+        assert after[0] == after[1] and after[0] != before[0]
+    finally:
+        values._HASHERS.pop(tuple, None)
+        values._hasher_of_type.clear()
+        probes.invalidate_all()
+    assert warm_and_cold() == before

@@ -46,8 +46,17 @@ class _Entry:
 
 
 _entries: dict[str, _Entry] = {}
-_EMPTY_ARGS = ValueHasher(lambda obj: None).token(())
-_EMPTY_KWARGS = ValueHasher(lambda obj: None).token({})
+_empty: tuple[int, str, str] | None = None  # (generation, token of (), token of {}): what a call without arguments hashes to
+
+
+def _empty_tokens() -> tuple[str, str]:
+    """The tokens of no arguments, as the builder hashes them now (a hasher registered for tuple or dict later
+    changes them: register_hasher starts a new generation)."""
+    global _empty
+    if _empty is None or _empty[0] != generation():
+        hasher = ValueHasher(lambda obj: None)
+        _empty = (generation(), hasher.token(()), hasher.token({}))
+    return _empty[1], _empty[2]
 
 
 def call_signature(path: str, fn: Callable, args: tuple, kwargs: dict,
@@ -174,8 +183,9 @@ def _signature_from(entry: _Entry, path: str, fn: Callable, args: tuple, kwargs:
     root = Unit(key=f"call:{path}", kind="call", obj=None, where=path)
     hasher: _Rehasher | None = None
     refs: list[Unit] = []
-    for name, value, empty in ((FUNCTION, fn, None), (ARGUMENTS, args, _EMPTY_ARGS),
-                               (KEYWORD_ARGUMENTS, kwargs, _EMPTY_KWARGS)):
+    empty_args, empty_kwargs = _empty_tokens()
+    for name, value, empty in ((FUNCTION, fn, None), (ARGUMENTS, args, empty_args),
+                               (KEYWORD_ARGUMENTS, kwargs, empty_kwargs)):
         if name == FUNCTION and entry.fn_dep is not None:
             token, keys = entry.fn_dep.token, entry.fn_dep.refs
         elif not value:
