@@ -135,12 +135,12 @@ def test_the_cli_takes_a_cache_folder(tmp_path):
 def _where_is_the_cache(seen):
     import click
 
-    from dds.cli import _store
+    from dds.cli.common import store_of
 
     @click.command()
     @click.pass_context
     def command(ctx):
-        seen["cache"] = _store(ctx).cache.directory
+        seen["cache"] = store_of(ctx).cache.directory
 
     return command
 

@@ -12,8 +12,6 @@ for ``run``, ``pipeline.freshness`` for ``status``, ``store.maintenance`` for ``
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import os
 import sys
@@ -23,8 +21,8 @@ from typing import Any, Callable
 import click
 
 from ..errors import DamagedDataError, DDSError, NotFoundError
-from ..paths import validate_path
 from ..pipeline import lineage, metadata
+from .common import example, store_of, store_option, store_path
 
 
 # The order `dds --help` lists commands in: running pipelines first, then looking, then maintenance.
@@ -70,29 +68,6 @@ def cli(ctx: click.Context, store_dir: str) -> None:
     Every command takes --store DIR (a directory or an fsspec URL), before or after its name.
     """
     ctx.obj = store_dir
-
-
-def _remember_store(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
-    if value is not None:
-        ctx.meta["dds.store"] = value  # ctx.meta is shared by the whole command line: _store reads it
-
-
-def store_option(command: Callable) -> Callable:
-    """``--store`` on a subcommand (``dds ls --store DIR``); it wins over ``dds --store DIR ls``."""
-    return click.option("--store", metavar="DIR|URL", default=None, expose_value=False, callback=_remember_store,
-                        help="The store (a directory or an fsspec URL such as s3://bucket/dds); default "
-                             "$DDS_DIR, else ./.dds.")(command)
-
-
-def _location(ctx: click.Context) -> str:
-    return ctx.meta.get("dds.store") or ctx.find_root().obj
-
-
-def _store(ctx: click.Context):
-    """The store the command reads (the rule of :mod:`dds.store.open`); a local one must exist already."""
-    from ..store.open import open_store
-
-    return open_store(_location(ctx), must_exist=True)
 
 
 def _tty() -> bool:
@@ -155,18 +130,8 @@ class _StreamTable:
         return "  ".join(c.ljust(w) for c, w in zip(row, self.widths)).rstrip()
 
 
-def _path(path: str) -> str:
-    """A store path typed on the command line: ``example/model`` means ``/example/model``."""
-    return validate_path(path if path.startswith("/") else "/" + path)
-
-
-def _example(*lines: str) -> str:
-    """An epilog for --help: click keeps the lines as they are (``\\b``)."""
-    return "\b\nExample:\n" + "\n".join(f"  {line}" for line in lines)
-
-
 # ------------------------------------------------------------------------------------------------ ls
-@cli.command("ls", epilog=_example("dds ls /example", "dds ls --where host=ci-1 --store s3://bucket/dds"))
+@cli.command("ls", epilog=example("dds ls /example", "dds ls --where host=ci-1 --store s3://bucket/dds"))
 @click.argument("prefix", required=False)
 @click.option("--where", "where", multiple=True, metavar="KEY=VALUE",
               help="Only values whose run info (or metadata) has KEY=VALUE, e.g. --where host=ci-1. Repeatable.")
@@ -180,7 +145,7 @@ def ls_command(ctx: click.Context, prefix: str | None, where: tuple[str, ...]) -
         conditions = metadata.parse_where(where)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--where") from None
-    store = _store(ctx)
+    store = store_of(ctx)
     table = _StreamTable(["PATH", "SIGNATURE", "SIZE", "AGE", "FUNCTION"])
     for path, meta in metadata.iter_by_path(store, _warn_damaged):  # in path order, streamed: a million paths in flat memory
         if prefix and not _under(path, prefix):
@@ -213,15 +178,15 @@ def _warn_damaged(path: str, sig: str, exc: Exception) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- show
-@cli.command("show", epilog=_example("dds show /example/model", "dds show example/model --json"))
+@cli.command("show", epilog=example("dds show /example/model", "dds show example/model --json"))
 @click.argument("path")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw metadata as JSON.")
 @store_option
 @click.pass_context
 def show_command(ctx: click.Context, path: str, as_json: bool) -> None:
     """Metadata, run info and lineage (upstream paths) of PATH. `dds cat PATH` prints the value itself."""
-    path = _path(path)
-    store = _store(ctx)
+    path = store_path(path)
+    store = store_of(ctx)
     sig, meta = _stored(store, path)
     if as_json:
         click.echo(json.dumps(meta, indent=1, sort_keys=True))
@@ -266,7 +231,7 @@ def _stored(store: Any, path: str) -> tuple[str, dict]:
 
 
 # ----------------------------------------------------------------------------------------------- cat
-@cli.command("cat", epilog=_example("dds cat /example/report", "dds cat example/model --store path/to/.dds"))
+@cli.command("cat", epilog=example("dds cat /example/report", "dds cat example/model --store path/to/.dds"))
 @click.argument("path")
 @store_option
 @click.pass_context
@@ -274,8 +239,8 @@ def cat_command(ctx: click.Context, path: str) -> None:
     """Print the value stored at PATH: text and bytes as they are, anything else as Python prints it."""
     import pprint
 
-    path = _path(path)
-    store = _store(ctx)
+    path = store_path(path)
+    store = store_of(ctx)
     sig, meta = _stored(store, path)
     value = store.read(sig, meta)
     if isinstance(value, bytes):
@@ -289,7 +254,7 @@ def cat_command(ctx: click.Context, path: str) -> None:
 
 
 # ----------------------------------------------------------------------------------------- why, graph
-@cli.command("why", epilog=_example("dds why /example/model",
+@cli.command("why", epilog=example("dds why /example/model",
                                      "dds why example/model --pipeline examples.pipeline:main"))
 @click.argument("path")
 @click.option("--pipeline", metavar="MODULE:FUNCTION", default=None,
@@ -299,14 +264,15 @@ def cat_command(ctx: click.Context, path: str) -> None:
 def why_command(ctx: click.Context, path: str, pipeline: str | None) -> None:
     """Explain which dependency of PATH changed since it was stored (or, with --pipeline, would make it
     re-run now)."""
-    path = _path(path)
-    store = _store(ctx)
-    explain = _engine_function("why", ("dds.why", "dds.explain"), "explain_path")
+    path = store_path(path)
+    store = store_of(ctx)
+    from ..pipeline.explain import explain_path
+
     _importable_here()
-    click.echo(explain(store, path, pipeline=pipeline))
+    click.echo(explain_path(store, path, pipeline=pipeline))
 
 
-@cli.command("graph", epilog=_example("dds graph examples.pipeline:main -o pipeline.svg",
+@cli.command("graph", epilog=example("dds graph examples.pipeline:main -o pipeline.svg",
                                        "dds graph examples.pipeline:main | dot -Tpng > pipeline.png",
                                        "dds graph examples.pipeline:main --text"))
 @click.argument("pipeline", metavar="MODULE:FUNCTION")
@@ -320,7 +286,7 @@ def graph_command(ctx: click.Context, pipeline: str, output: str | None, as_text
     would do, edges data dependencies, and a legend. Without -o, prints the DOT text (or --text)."""
     from ..pipeline.drawing import export_graph, legend_lines, plan_pipeline, to_dot
 
-    store = _store(ctx)
+    store = store_of(ctx)
     _importable_here()
 
     plan = plan_pipeline(pipeline, store)
@@ -335,18 +301,6 @@ def graph_command(ctx: click.Context, pipeline: str, output: str | None, as_text
         click.echo(to_dot(plan).to_string(), nl=False)
 
 
-def _engine_function(command: str, modules: tuple[str, ...], name: str) -> Callable:
-    """The engine function behind ``dds why``/``dds graph``, imported only when that command runs."""
-    for module_name in modules:
-        if importlib.util.find_spec(module_name) is None:
-            continue
-        function = getattr(importlib.import_module(module_name), name, None)
-        if callable(function):
-            return function
-    raise DDSError(f"`dds {command}` is not available in this version of dds ({' or '.join(modules)} lacks "
-                   f"{name}). Fix: upgrade dds.")
-
-
 def _importable_here() -> None:
     """``module:function`` names user code in the current directory, as ``python -m`` would find it."""
     if os.getcwd() not in sys.path and "" not in sys.path:
@@ -354,7 +308,7 @@ def _importable_here() -> None:
 
 
 # -------------------------------------------------------------------------------------- gc, verify
-@cli.command("gc", epilog=_example("dds gc --dry-run", "dds gc --grace 0 --store path/to/.dds"))
+@cli.command("gc", epilog=example("dds gc --dry-run", "dds gc --grace 0 --store path/to/.dds"))
 @store_option
 @click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
 @click.option("--grace", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
@@ -367,7 +321,7 @@ def gc_command(ctx: click.Context, dry_run: bool, grace: float | None) -> None:
 
     grace = DEFAULT_GRACE_S if grace is None else grace
     verb = "would delete" if dry_run else "deleted"
-    store = _store(ctx)
+    store = store_of(ctx)
     with _Progress("gc") as progress:
         table = _StreamTable(["ACTION", "KIND", "SIGNATURE", "SIZE", "PATH"], before=progress.clear)
         report = gc(store, dry_run=dry_run, grace=grace, progress=progress.update, on_removal=lambda r: table.add(
@@ -380,14 +334,14 @@ def gc_command(ctx: click.Context, dry_run: bool, grace: float | None) -> None:
     click.echo(summary)
 
 
-@cli.command("verify", epilog=_example("dds verify", "dds verify --store s3://bucket/dds"))
+@cli.command("verify", epilog=example("dds verify", "dds verify --store s3://bucket/dds"))
 @store_option
 @click.pass_context
 def verify_command(ctx: click.Context) -> None:
     """Re-check every checksum, ref and metadata file; exit 1 if anything is damaged."""
     from ..store.maintenance import verify
 
-    store = _store(ctx)
+    store = store_of(ctx)
     with _Progress("verify") as progress:
         report = verify(store, progress=progress.update)
     for problem in report.problems:
@@ -450,7 +404,7 @@ def _interval(default: float) -> float:
 
 
 # -------------------------------------------------------------------------------------------- export
-@cli.command("export", epilog=_example("dds export > store.json", "dds export --jsonl | grep /example/"))
+@cli.command("export", epilog=example("dds export > store.json", "dds export --jsonl | grep /example/"))
 @click.option("--json", "as_json", is_flag=True, hidden=True)  # accepted: JSON was always the format
 @click.option("--jsonl", "as_lines", is_flag=True, help="One JSON object a line (for grep, jq -c, streaming).")
 @click.option("--all", "everything", is_flag=True, help="Every stored value, also those no path points to.")
@@ -459,7 +413,7 @@ def _interval(default: float) -> float:
 def export_command(ctx: click.Context, as_json: bool, as_lines: bool, everything: bool) -> None:
     """Print the metadata of every path (or every value) as JSON, for other tools: a list, or with
     --jsonl one object a line."""
-    store = _store(ctx)
+    store = store_of(ctx)
     damaged: list[str] = []
 
     def skip(path: str, sig: str, exc: Exception) -> None:
@@ -491,16 +445,18 @@ def export_command(ctx: click.Context, as_json: bool, as_lines: bool, everything
         ctx.exit(1)
 
 
-from .run import run_command, status_command  # noqa: E402 - registered after the group exists
+from .pin import pin_command, unpin_command  # noqa: E402 - commands in their own modules, added below
+from .promote import promote_command  # noqa: E402
+from .run import run_command, status_command  # noqa: E402
 
-run_command.epilog = _example("dds run examples.pipeline:main", "dds run examples.pipeline:main --dry-run",
+run_command.epilog = example("dds run examples.pipeline:main", "dds run examples.pipeline:main --dry-run",
                               "dds run pipe:main --store s3://bucket/dds --junit report.xml")
-status_command.epilog = _example("dds status examples.pipeline:main || dds run examples.pipeline:main")
+status_command.epilog = example("dds status examples.pipeline:main || dds run examples.pipeline:main")
 cli.add_command(run_command)
 cli.add_command(status_command)
-cli.add_command(importlib.import_module(".promote", __package__).promote_command)
-cli.add_command(importlib.import_module(".pin", __package__).pin_command)
-cli.add_command(importlib.import_module(".pin", __package__).unpin_command)
+cli.add_command(promote_command)
+cli.add_command(pin_command)
+cli.add_command(unpin_command)
 
 
 def main(argv: list[str] | None = None) -> None:

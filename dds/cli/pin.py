@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import store_option  # defined before this module is imported by dds/cli/__init__.py
+from .common import store_of, store_option, store_path
 
 
 @click.command("pin")
@@ -17,9 +17,8 @@ def pin_command(ctx: click.Context, paths: tuple[str, ...]) -> None:
     Example: dds pin /models/churn   (then dds gc never deletes that model, even after /models/churn moves on)
     """
     from ..step.pins import pin_in
-    from . import _path, _store
 
-    store = _store(ctx)
+    store = store_of(ctx)
     if not paths:
         pins = list(store.iter_pins())
         for path, sig in pins:
@@ -28,7 +27,7 @@ def pin_command(ctx: click.Context, paths: tuple[str, ...]) -> None:
             click.echo("no pins in the " + store.describe())
         return
     for raw in paths:
-        path = _path(raw)
+        path = store_path(raw)
         sig, new = pin_in(store, path)
         click.echo(f"{'pinned' if new else 'already pinned'}\t{path}\t{sig[:10]}")
 
@@ -42,11 +41,10 @@ def unpin_command(ctx: click.Context, paths: tuple[str, ...]) -> None:
 
     Example: dds unpin /models/churn
     """
-    from . import _path, _store
 
-    store = _store(ctx)
+    store = store_of(ctx)
     for raw in paths:
-        path = _path(raw)
+        path = store_path(raw)
         removed = store.unpin(path)
         click.echo(f"{'unpinned' if removed else 'was not pinned'}\t{path}" +
                    (f"\t{', '.join(s[:10] for s in removed)}" if removed else ""))

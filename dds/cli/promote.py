@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import store_option  # defined before this module is imported by dds/cli/__init__.py
+from .common import store_of, store_option
 
 
 @click.command("promote")
@@ -17,9 +17,8 @@ def promote_command(ctx: click.Context, paths: tuple[str, ...], target: str) -> 
     """Copy each PATH's current value from --store to --to (verified; nothing is copied twice)."""
     from ..store.open import open_store
     from ..store.promote import promote
-    from . import _store
 
-    source, destination = _store(ctx), open_store(target)
+    source, destination = store_of(ctx), open_store(target)
     for path in paths:
         done = promote(path, source, destination)
         click.echo(f"{'promoted' if done.copied else 'up to date'}\t{done.path}\t{done.signature[:10]}\t"
