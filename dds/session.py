@@ -43,6 +43,8 @@ def forget_store() -> Store | None:
 class Decision:
     """What keep (or a plan) decided for a path: what ``why`` explains."""
 
+    __slots__ = ("old_sig", "new_sig", "_tree", "note")  # one per path of a pipeline, kept for the process
+
     def __init__(self, old_sig: str | None, new_sig: str | None, tree: Any, note: str = ""):
         self.old_sig = old_sig  # what the path pointed to before
         self.new_sig = new_sig  # the current signature (None: arguments only known at run time)

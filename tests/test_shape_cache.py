@@ -152,7 +152,9 @@ def test_entries_with_wrong_types_are_misses(tmp_path, cache):
     for path in entry_files(cache):
         entries = json.loads(path.read_text())
         for key in entries:
-            entries[key][1][0] = 12345  # an ast digest that is not a string
+            entry = json.loads(entries[key])  # each entry is a JSON text of its own
+            entry[1][0] = 12345  # an ast digest that is not a string
+            entries[key] = json.dumps(entry)
         path.write_text(json.dumps(entries))
     again = run(project)
     assert again["ran"] == [] and again["sigs"] == first["sigs"]
@@ -177,18 +179,60 @@ def test_a_cache_location_that_cannot_be_created_disables_it_quietly(tmp_path, c
     assert second["ran"] == [] and second["located"] == ALL
 
 
-def test_a_file_saved_after_the_process_started_is_neither_read_nor_stored(tmp_path, cache):
-    """A file newer than the process may not be the code running: each of its functions goes through the full
-    check (compiled from the file and compared with the running code) in every process; only once checked is
-    its shape stored and read under the file's text digest."""
+def test_a_file_saved_after_the_process_started_is_checked_once_then_served_by_its_running_code(tmp_path, cache):
+    """A file newer than the process may not be the code running: the first process compiles it and compares
+    each function with the running code before storing its shape; a later process, whose file is still newer
+    than itself, takes the shape from the entry of the file's text because its running code has the digest
+    the entry was recorded with (no parse, no compile)."""
     project = Project(tmp_path, STEPS)
     future = time.time() + 3600
     os.utime(project.src / "proj/helpers.py", (future, future))
-    run(project)
+    first = run(project)
+    assert first["located"] == ALL
     second = run(project)
-    assert second["ran"] == []
-    assert second["located"] == ["offset", "scale"]
+    assert second["ran"] == [] and second["value"] == 7 and second["sigs"] == first["sigs"]
+    assert second["located"] == []
     assert len(entry_files(cache)) == 3  # helpers.py too, stored once its functions were checked
+
+
+def test_a_touched_file_is_served_from_the_cache_and_signs_as_before(tmp_path, cache):
+    """Saved again with the same text (an editor's save, a ``touch``, a checkout) right before the run: the
+    shapes come from the cache, found by the text and confirmed by the running code; nothing re-runs."""
+    project = Project(tmp_path, STEPS)
+    before = run(project)
+    now = time.time() + 5  # newer than the next process's start
+    for name in ("proj/helpers.py", "proj/steps.py"):
+        os.utime(project.src / name, (now, now))
+    after = run(project)
+    assert after["ran"] == [] and after["located"] == [] and after["sigs"] == before["sigs"]
+
+
+EDITED_AFTER_IMPORT = '''
+    import json, pathlib, dds
+    from dds.errors import SourceUnavailableError
+    from dds.signature import source
+    from proj.steps import pipeline
+    helpers = pathlib.Path("src/proj/helpers.py")
+    helpers.write_text(helpers.read_text().replace("return x + 1", "return x + 2"))  # after the import
+    try:
+        pipeline()
+        print(json.dumps({"error": None}))
+    except SourceUnavailableError as exc:
+        print(json.dumps({"error": str(exc)}))
+'''
+
+
+def test_a_file_edited_after_import_to_a_cached_text_is_refused_not_served(tmp_path, cache):
+    """The entry of the new text was recorded by a process running that text; this process runs the old code,
+    whose digest differs: the cache must not serve it (that would sign old code with the new code's shape and
+    store its value as the new code's), so the full check runs and refuses the run."""
+    project = Project(tmp_path, STEPS)
+    project.edit("proj/helpers.py", "return x + 1", "return x + 2")
+    run(project)  # the cache now holds helpers.py's "+ 2" text, recorded with its own code
+    project.edit("proj/helpers.py", "return x + 2", "return x + 1")
+    out = json.loads(project.python(EDITED_AFTER_IMPORT).stdout.strip().splitlines()[-1])
+    assert out["error"] is not None and "changed on disk after" in out["error"]
+    assert "second" not in project.ran()
 
 
 LAMBDAS = {
@@ -227,7 +271,7 @@ def test_a_full_directory_loses_its_oldest_half(tmp_path, monkeypatch):
     monkeypatch.setattr(shape_cache, "_MAX_FILES", 8)
     monkeypatch.setattr(shape_cache, "_pruned", False)
     shape_cache.reset(str(directory))
-    shape_cache._files["new"] = {"1:f": [2, ["d", [], {}, [], []]]}
+    shape_cache._files["new"] = {"1:f": '[2, ["d", [], {}, [], []]]'}
     shape_cache._dirty.add("new")
     try:
         shape_cache.flush()

@@ -136,7 +136,7 @@ class SignatureBuilder:
         and cause one needless recompute)."""
         for unit, index, path in self._loads:
             if path in self._produced:
-                unit.deps[index] = Dep(load_label(path), load_kept_here_token(path), [], None)
+                unit.deps[index] = Dep(load_label(path), load_kept_here_token(path), (), None)
                 unit.local = local_digest(unit.kind, unit.code, unit.deps)
             else:
                 self.probes.loads.append((path, unit.deps[index].preview))
@@ -182,7 +182,7 @@ class SignatureBuilder:
         """Record that ``unit`` reads ``name`` = ``value``: [name, token, unit keys it reaches, preview].
         ``qualified`` (``module.NAME``) names a global for messages and ``dds.ignore``."""
         if value is not _MISSING and ignored.is_ignored(value, qualified):
-            unit.deps.append(Dep(name, digest(Tag.IGNORED, qualified or name), [], "<ignored>"))
+            unit.deps.append(Dep(name, digest(Tag.IGNORED, qualified or name), (), "<ignored>"))
             return
         self._reading = name
         self._dep_refs = []
@@ -195,7 +195,7 @@ class SignatureBuilder:
             if token is None:
                 token = self._token(value)
                 remember_plain_token(value, token)
-        unit.deps.append(Dep(name, token, self._dep_refs, preview(value) if value is not _MISSING else "<undefined>"))
+        unit.deps.append(Dep(name, token, tuple(self._dep_refs), preview(value) if value is not _MISSING else "<undefined>"))
         if unit is self.root and name in _HASHED_EVERY_CALL:
             return  # the arguments: hashed again on every call, never re-checked (their probes are dropped)
         if value is not _MISSING and not identity_suffices(value):
@@ -301,7 +301,7 @@ class SignatureBuilder:
             try:
                 self._dep(unit, attribute_label(name), value)
             except UnhashableValueError:
-                unit.deps.append(Dep(attribute_label(name), digest(Tag.UNHASHABLE, type(value).__qualname__), [], None))
+                unit.deps.append(Dep(attribute_label(name), digest(Tag.UNHASHABLE, type(value).__qualname__), (), None))
         unit.code = shape.ast_digest
         unit.local = local_digest(Tag.CLASS, shape.ast_digest, unit.deps)
 
@@ -348,11 +348,11 @@ class SignatureBuilder:
                 content = self._content_of(stored) if stored else None
                 # early cutoff: a load depends on the bytes stored at the path, not on the code that made them
                 token = digest(Tag.LOAD_CONTENT, path, content) if content else digest(Tag.LOAD, path, stored or "absent")
-                unit.deps.append(Dep(load_label(path), token, [], stored))
+                unit.deps.append(Dep(load_label(path), token, (), stored))
                 self._loads.append((unit, len(unit.deps) - 1, path))
             elif getattr(callee, "__dds_keep__", False):
                 self._produced.add(path)
-                unit.deps.append(Dep(keep_label(path), digest(Tag.KEEP, path), [], None))
+                unit.deps.append(Dep(keep_label(path), digest(Tag.KEEP, path), (), None))
 
     def _written_only(self, unit: Unit, label: str, value: Any, tail: tuple[str, ...], kinds: tuple[str, ...],
                       qualified: str | None) -> bool:
@@ -371,5 +371,5 @@ class SignatureBuilder:
         else:
             token = digest(Tag.WRITTEN_ONLY, self._token(type(value)))
             what = type(value).__qualname__
-        unit.deps.append(Dep(label, token, self._dep_refs, f"<written only: {what}>"))
+        unit.deps.append(Dep(label, token, tuple(self._dep_refs), f"<written only: {what}>"))
         return True

@@ -39,10 +39,18 @@ class _Entry:
     def __init__(self, fn: Callable, builder: SignatureBuilder):
         self.fn = fn
         self.generation = generation()
-        self.probes: Probes = builder.probes
+        self.probes: Probes = builder.probes.compact()
         self.units: dict[int, Unit] = builder._units  # id(object) -> its unit (units keep the objects alive)
-        self.by_key = {unit.key: unit for unit in self.units.values()}
+        for unit in self.units.values():  # a process keeps an entry per path: no empty list per leaf unit
+            if not unit.refs:
+                unit.refs = ()
+        self.by_key: dict[str, Unit] | None = None  # built on the first warm call that hashes arguments
         self.fn_dep = builder.root.deps[0] if identity_suffices(fn) else None  # token fixed while fn lives
+
+    def unit_named(self, key: str) -> Unit:
+        if self.by_key is None:
+            self.by_key = {unit.key: unit for unit in self.units.values()}
+        return self.by_key[key]
 
 
 _entries: dict[str, _Entry] = {}
@@ -203,9 +211,9 @@ def _signature_from(entry: _Entry, path: str, fn: Callable, args: tuple, kwargs:
                 raise _Stale() from None
             if hasher.produced:
                 raise _Stale()  # a data function among the arguments: its path changes what loads mean
-        root.deps.append(Dep(name, token, keys, preview(value) if value and name != FUNCTION else None))  # as built
+        root.deps.append(Dep(name, token, tuple(keys), preview(value) if value and name != FUNCTION else None))  # as built
         for key in keys:
-            unit = entry.by_key[key]
+            unit = entry.unit_named(key)
             if unit not in refs:
                 refs.append(unit)
     if hasher is not None:

@@ -13,6 +13,11 @@ from .tree import Unit, unit_digest
 
 def sign(root: Unit) -> None:
     """Assign ``sig`` to every unit reachable from ``root`` (iterative Tarjan, sinks first)."""
+    if _shallow(root):  # most keeps: the call and units that reach nothing (same digests as below)
+        for leaf in root.refs:
+            leaf.sig = unit_digest(leaf.local, [])
+        root.sig = unit_digest(root.local, [r.sig for r in root.refs])
+        return
     index: dict[int, int] = {}
     low: dict[int, int] = {}
     on_stack: set[int] = set()
@@ -48,6 +53,11 @@ def sign(root: Unit) -> None:
         if work:
             parent = work[-1][0]
             low[id(parent)] = min(low[id(parent)], low[uid])
+
+
+def _shallow(root: Unit) -> bool:
+    """The root reaches only units that reach nothing: each is a component of its own, signed alone."""
+    return all(not unit.refs for unit in root.refs) and root not in root.refs
 
 
 def _sign_component(component: list[Unit]) -> None:

@@ -18,6 +18,7 @@ import pickle
 from dataclasses import dataclass, field
 
 from .digest import Tag, digest
+from .probes import NO_ENTRIES
 
 _FUNCTION_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
@@ -32,7 +33,7 @@ class ImportTarget:
     level: int  # relative import level
 
 
-@dataclass
+@dataclass(slots=True)
 class CodeShape:
     """The static facts about a piece of code that do not depend on live values."""
 
@@ -48,6 +49,18 @@ class CodeShape:
     #: for a def: how its first parameter (``self`` of a method) is used, chain -> write kinds; None when
     #: it is read anywhere (returned, passed, compared, its attributes read ...) or there is no parameter
     self_writes: dict[tuple[str, ...], tuple[str, ...]] | None = None
+
+    def frozen(self) -> "CodeShape":
+        """Lists as tuples and empty dicts as one shared empty mapping: a process keeps a shape per function it
+        signed, and tuples of strings (unlike lists and dicts) cost the cyclic garbage collector nothing once
+        seen. Returns ``self``, read-only from now on."""
+        self.free = tuple(self.free)
+        self.import_uses = tuple(self.import_uses)
+        self.literal_calls = tuple(self.literal_calls)
+        self.imports = self.imports or NO_ENTRIES
+        self.write_only = self.write_only or NO_ENTRIES
+        self.import_write_only = self.import_write_only or NO_ENTRIES
+        return self
 
 
 #: The kinds of use that only write to what a chain names (``X`` is the chain ``name.attr...``):
@@ -472,7 +485,7 @@ def code_shape(node: ast.AST, *, keep_decorators: bool) -> CodeShape:
     renamer.finish()
     shape = renamer.shape
     shape.ast_digest = digest(Tag.AST, ast.dump(node, annotate_fields=False, include_attributes=False))
-    return shape
+    return shape.frozen()
 
 
 def literal_str(node: ast.AST | None) -> str | None:

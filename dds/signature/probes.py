@@ -20,7 +20,7 @@ import fractions
 import re
 import types
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 #: The value of a name that is not defined (a read that found nothing is a read too).
@@ -92,7 +92,12 @@ def identity_suffices(value: Any, budget: int = 1000) -> bool:
     return False
 
 
-@dataclass
+#: What an empty list or dict of a compacted ``Probes`` becomes: shared, so it costs no object per signature.
+NOTHING: tuple = ()
+NO_ENTRIES: Any = types.MappingProxyType({})
+
+
+@dataclass(slots=True)
 class Probes:
     """Every read one signature made of the live program."""
 
@@ -109,6 +114,17 @@ class Probes:
 
     def name(self, namespace: dict, key: str, found: Any) -> None:
         self.names.append((namespace, key, found))
+
+    def compact(self) -> "Probes":
+        """Freeze for the memo: every empty list or dict becomes one shared empty value. A long pipeline keeps
+        one ``Probes`` per path, and each empty container was an object the cyclic garbage collector walked on
+        every full pass (most fields of most signatures are empty). Returns ``self``; no read may be recorded
+        afterwards (the shared empties refuse writes)."""
+        for name in _CONTAINERS:
+            value = getattr(self, name)
+            if not value:
+                setattr(self, name, NOTHING if type(value) is list else NO_ENTRIES)
+        return self
 
     def attr(self, owner: Any, name: str, found: Any) -> None:
         if isinstance(owner, types.ModuleType) and vars(owner).get(name, MISSING) is found:
@@ -131,6 +147,8 @@ class Probes:
         else:
             self.rehash[id(value)] = (value, token)
 
+
+_CONTAINERS = tuple(f.name for f in fields(Probes) if f.name != "reusable")  # what compact() may share
 
 _EXACT = frozenset({int, str, bytes, bool, type(None)})  # of IMMUTABLE, those a snapshot holds as they are
 _SNAPSHOT_LIMIT = 20_000

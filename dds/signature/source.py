@@ -187,6 +187,56 @@ def _trusted_file(filename: str) -> tuple[object, list[str], str] | None:
     return entry
 
 
+_texts: dict[str, tuple[object, str | None]] = {}  # filename -> ((size, mtime), digest of its text now)
+
+
+def current_text_digest(filename: str) -> str | None:
+    """Digest of ``filename``'s text as it is on disk now (computed as ``running_source_digest`` computes it),
+    whether or not it is the code running; memoised per (size, mtime). None when it cannot be read."""
+    try:
+        st = os.stat(filename)
+    except OSError:
+        return None
+    key = (st.st_size, st.st_mtime_ns)
+    cached = _texts.get(filename)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    try:
+        with tokenize.open(filename) as f:
+            found = xxhash.xxh3_128_hexdigest(f.read().encode())
+    except (OSError, SyntaxError):
+        found = None
+    _texts[filename] = (key, found)
+    return found
+
+
+def code_digest(code: types.CodeType) -> str:
+    """A digest of what ``_same_code`` compares (byte code, names, constants; nested code recursively), the
+    same in every process: a function whose running code has the digest its shape was recorded with is
+    that recorded function (its text is known by the entry's key), with no need to compile its module."""
+    h = xxhash.xxh3_128()
+    stack: list = [code]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, types.CodeType):
+            h.update(b"C%d:" % len(item.co_code))
+            h.update(item.co_code)
+            h.update(repr(item.co_names).encode("utf-8", "surrogatepass"))
+            h.update(b"K%d:" % len(item.co_consts))
+            stack.extend(reversed(item.co_consts))
+        elif type(item) is frozenset:  # iteration order varies with hash seeds: in sorted order
+            h.update(b"F%d:" % len(item))
+            stack.extend(sorted(item, key=repr, reverse=True))
+        elif type(item) is tuple:
+            h.update(b"T%d:" % len(item))
+            stack.extend(reversed(item))
+        else:
+            text = f"{type(item).__qualname__}:{item!r}".encode("utf-8", "surrogatepass")
+            h.update(b"V%d:" % len(text))
+            h.update(text)
+    return h.hexdigest()
+
+
 def running_source_digest(filename: str) -> str | None:
     """Digest of ``filename``'s text when the code running was compiled from exactly that text (the file
     has not changed since this process started and Python ran no outdated byte code for it); else None."""

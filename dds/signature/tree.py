@@ -43,15 +43,17 @@ def keep_label(path: str) -> str:
 class Dep(NamedTuple):
     """One thing a unit reads: its label, its token, the keys of the units the token refers to, and a short
     preview of the value for ``why`` (for a load: the signature the path held). A tuple, so it is stored as
-    the JSON list ``[name, token, refs, preview]``."""
+    the JSON list ``[name, token, refs, preview]``. ``refs`` is a tuple when built here (a tuple of strings costs
+    the garbage collector nothing once it has seen it; a long pipeline keeps every step's deps), a list when
+    read from JSON: readers only iterate it."""
 
     name: str
     token: str
-    refs: list[str]
+    refs: "tuple[str, ...] | list[str]"
     preview: Any
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)  # slots: a long pipeline keeps two units per path, without a __dict__ each
 class Unit:
     """One node of the signature graph."""
 

@@ -52,6 +52,7 @@ class LocalStore(FsStore):
         self._refs_read: dict[str, tuple[tuple[int, int, int, int], str | None]] = {}  # ref file -> (stat, sig)
         self._metas_read: dict[str, tuple[tuple[int, int, int, int], bytes]] = {}  # meta file -> (stat, bytes)
         self._data_path_of: dict[str, str] = {}  # store path -> its view (data_root is fixed)
+        self._blobs_from: dict[str, str] = {}  # folder of views -> the blobs folder relative to it
         self.sync_mode = sync
         self._batch = atomic.SyncBatch(root) if sync == "batch" else None
         self._now = self._batch is None  # the current keep syncs each file itself (see write)
@@ -256,6 +257,11 @@ class LocalStore(FsStore):
                 return  # verify reports it; the view cannot follow a damaged value
             if meta is None:
                 return
+        try:  # the usual case, one readlink: the link holds exactly the text _publish writes for this value
+            if os.readlink(final) == self._link_text(final, sig, meta["file_name"]):
+                return
+        except OSError:  # not a link (a copy, or nothing yet): the checks below tell which
+            pass
         target = os.path.join(self.blob_dir(sig), meta["file_name"])
         try:
             mode = os.lstat(final).st_mode
@@ -266,6 +272,17 @@ class LocalStore(FsStore):
         if mode is not None and _same_file(final, target):
             return
         self._publish(path, sig, meta)
+
+    def _link_text(self, final: str, sig: str, file_name: str) -> str:
+        """The text of the link ``_publish`` makes at ``final`` for ``sig``'s file: the blob's path relative to
+        the link's folder, both resolved (realpath once per folder and process, not per step)."""
+        parent = os.path.dirname(final)
+        prefix = self._blobs_from.get(parent)
+        if prefix is None:
+            prefix = os.path.relpath(os.path.realpath(self._at("blobs")), os.path.realpath(parent))
+            if len(self._blobs_from) < 10_000:
+                self._blobs_from[parent] = prefix
+        return f"{prefix}/{sig}/{file_name}"
 
     # ------------------------------------------------- maintenance, streamed with os.scandir
     # A store of a million values is walked one directory entry at a time: no listing is held whole (a
@@ -351,7 +368,7 @@ class LocalStore(FsStore):
         tmp = self._temp_near(parent)
         try:
             try:
-                os.symlink(os.path.relpath(os.path.realpath(target), os.path.realpath(parent)), tmp)
+                os.symlink(self._link_text(final, sig, meta["file_name"]), tmp)
             except OSError:  # no symlinks here (some Windows setups, FAT, some network shares): copy
                 if os.path.isdir(target):
                     shutil.copytree(target, tmp)
