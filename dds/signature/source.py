@@ -252,22 +252,33 @@ def _block_node(code: types.CodeType) -> ast.AST | None:
         return None
     _, lines, text_digest = trusted
     start = code.co_firstlineno - 1
+    last = max((line for _, _, line in code.co_lines() if line is not None), default=code.co_firstlineno)
+    if 2 * (last - start) > len(lines):  # most of its file (a pipeline of many steps): the file parse is cheaper
+        return None  # than finding the block's end token by token, and is kept for the file's other functions
     try:
         text = "".join(inspect.getblock(lines[start:]))
         indented = text[:1] in (" ", "\t")
-        tree = ast.parse("if 1:\n" + text if indented else text)  # "if 1:" keeps the original columns
+        if indented and start == 0:
+            return None
+        # newlines in front put every node on its line in the file ("if 1:" keeps the original columns)
+        tree = ast.parse("\n" * (start - 1) + "if 1:\n" + text if indented else "\n" * start + text)
     except (SyntaxError, ValueError, IndexError, tokenize.TokenError, inspect.EndOfBlock):
         return None
-    ast.increment_lineno(tree, start - 1 if indented else start)
-    candidates = [n for n in ast.walk(tree) if isinstance(n, _DEF_NODES)
-                  and _first_line(n) == code.co_firstlineno and _name(n) == code.co_name]
+    top = tree.body[0] if tree.body else None
+    if indented and isinstance(top, ast.If):
+        top = top.body[0] if top.body else None
+    if (code.co_name != "<lambda>" and isinstance(top, _DEF_NODES) and _first_line(top) == code.co_firstlineno
+            and _name(top) == code.co_name):
+        candidates = [top]  # only a lambda can start on the line of a def: no other candidate exists
+    else:
+        candidates = [n for n in ast.walk(tree) if isinstance(n, _DEF_NODES)
+                      and _first_line(n) == code.co_firstlineno and _name(n) == code.co_name]
     alone = len(candidates) == 1
     if not alone:
         candidates = _by_column(code, candidates)
     if len(candidates) != 1:
         return None
     node = candidates[0]
-    last = max((line for _, _, line in code.co_lines() if line is not None), default=code.co_firstlineno)
     if last > node.end_lineno:
         return None  # a block cut short must never be hashed
     if alone:
