@@ -101,6 +101,11 @@ _SCALARS: dict[type, Callable[[Any], tuple[str, ...]]] = {
     re.Pattern: lambda v: (repr(v.pattern), str(v.flags)),
 }
 _BYTES_TYPES = (bytes, bytearray, memoryview)
+#: Scalars whose token is kept per (type, value): equal keys always hash alike (floats are left out: 0.0 and
+#: -0.0 are equal keys with different tokens).
+_REUSED = frozenset({int, str, bool, type(None)})
+_scalar_tokens: dict[tuple[type, Any], str] = {}
+_EMPTY_TOKENS = {tuple: digest("tuple"), dict: digest("dict")}  # as _container_digest makes them
 
 
 class ValueHasher:
@@ -120,6 +125,14 @@ class ValueHasher:
             return _large_immutable_token(value)
         scalar = _SCALARS.get(tp)
         if scalar is not None:
+            if tp in _REUSED:  # a constant read by every step (K = 3) is digested once per process
+                key = (tp, value)
+                token = _scalar_tokens.get(key)
+                if token is None:
+                    token = digest(_type_name(tp), *scalar(value))
+                    if (tp is not str or len(value) <= 256) and len(_scalar_tokens) < 8192:
+                        _scalar_tokens[key] = token
+                return token
             return digest(_type_name(tp), *scalar(value))
         if tp in _BYTES_TYPES:
             return digest(_type_name(tp), bytes(value))
@@ -137,6 +150,8 @@ class ValueHasher:
         if isinstance(value, enum.Enum):
             return digest(Tag.ENUM, self._object_token(tp), value.name)
         if isinstance(value, (tuple, list, dict, set, frozenset)):
+            if not value and (tp is tuple or tp is dict):  # no arguments, no keyword arguments
+                return _EMPTY_TOKENS[tp]
             return self._container(value)
         token = self._on_object(value)
         if token is not None:
