@@ -22,7 +22,7 @@ from urllib.parse import unquote
 from ..codecs import capability, codec_named
 from ..errors import CodecError, DamagedDataError, StoreError
 from ..paths import path_parts
-from . import atomic, checksums, signing
+from . import atomic, checksums, sig_lock, signing
 from .fs_store import FsStore
 from .layout import check_inside, check_sig, is_sig
 from .sigset import SigSet
@@ -177,12 +177,16 @@ class LocalStore(FsStore):
             batch.note(directory)
 
     def lock(self, sig: str) -> Any:
-        """An OS file lock per signature (``filelock``): released by the OS if the holder is killed."""
+        """A lock per signature, released by the OS if the holder is killed: one byte of the store's lock file
+        (``sig_lock``: POSIX record locks, no file per signature); a ``filelock`` per signature on Windows."""
+        check_sig(sig)
+        if sig_lock.available():
+            return sig_lock.SignatureLock(self._at("locks"), sig)
         from filelock import FileLock
 
         directory = self._at("locks")
         os.makedirs(directory, exist_ok=True)
-        return FileLock(os.path.join(directory, f"{check_sig(sig)}.lock"))
+        return FileLock(os.path.join(directory, f"{sig}.lock"))
 
     def data_path(self, path: str) -> str:
         """Where people find ``path``: ``data_dir/<path>``."""
