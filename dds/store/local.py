@@ -55,6 +55,9 @@ class LocalStore(FsStore):
         self.sync_mode = sync
         self._batch = atomic.SyncBatch(root) if sync == "batch" else None
         self._now = self._batch is None  # the current keep syncs each file itself (see write)
+        self._dirs = atomic.KnownDirs()  # folders this store made or found: no makedirs per write
+        self._real: dict[str, str] = {}  # data_root or root -> its realpath (fixed for the store's life)
+        self._same_device: dict[str, bool] = {}  # folder -> whether tmp/ is on its file system
 
     def describe(self) -> str:
         return f"local store at {self.root}"
@@ -197,8 +200,9 @@ class LocalStore(FsStore):
 
     # ------------------------------------------------------------------ primitives
     def _make_temp_dir(self) -> str:
-        tmp = atomic.temp_name(self._at("tmp"), "b-")
-        os.mkdir(tmp)
+        tmp_root = self._at("tmp")
+        tmp = atomic.fresh_name(tmp_root, "b-")
+        self._dirs.run(lambda: os.mkdir(tmp), tmp_root)
         return tmp
 
     def _remove(self, path: str) -> None:
@@ -213,9 +217,8 @@ class LocalStore(FsStore):
 
     def _move_dir(self, src: str, dst: str) -> bool:
         parent = os.path.dirname(dst)
-        os.makedirs(parent, exist_ok=True)
         try:
-            os.rename(src, dst)  # atomic; refuses to replace a non-empty directory
+            self._dirs.run(lambda: os.rename(src, dst), parent)  # atomic; refuses to replace a non-empty directory
         except OSError:
             if os.path.exists(dst):
                 return False
@@ -235,8 +238,41 @@ class LocalStore(FsStore):
         atomic.remove(aside)
 
     def _write_small(self, path: str, data: bytes) -> None:
-        check_inside(self.root, path)
-        atomic.write_bytes(path, data, self._at("tmp"), self._batched())
+        self._check_inside(self.root, path)
+        atomic.write_bytes(path, data, self._at("tmp"), self._batched(), self._dirs)
+
+    def _check_inside(self, root: str, path: str) -> None:
+        """``layout.check_inside(root, path)``, with its two ``realpath``s only where they can matter: if no
+        folder between ``root`` and ``path`` is a symlink (an ``lstat`` each, up to the first that does not
+        exist yet), ``path`` resolves inside ``root``, whatever ``root`` itself resolves to."""
+        if not path.startswith(root + "/"):
+            check_inside(root, path)
+            return
+        probe = root
+        for part in path[len(root) + 1 :].split("/")[:-1]:
+            probe = f"{probe}/{part}"
+            try:
+                mode = os.lstat(probe).st_mode
+            except (FileNotFoundError, NotADirectoryError):
+                return  # nothing below exists: the folders made there are real ones
+            if not stat.S_ISDIR(mode):  # a symlink (or a file in the way): the full check decides
+                check_inside(root, path)
+                return
+
+    def _find(self, directory: str) -> list[str]:
+        """Every file below ``directory`` (``/``-joined, sorted), as fsspec's ``find`` lists them: ``os.walk``
+        without fsspec's per-entry ``info`` dictionaries (a keep lists its staging folder and its group)."""
+        found = []
+        for dirpath, _dirs, names in os.walk(directory):
+            found.extend(f"{dirpath}/{name}" for name in names)
+        found.sort()
+        return found
+
+    def _realpath(self, where: str) -> str:
+        real = self._real.get(where)
+        if real is None:
+            real = self._real[where] = os.path.realpath(where)
+        return real
 
     def _read_small(self, path: str) -> bytes | None:
         try:  # plain os I/O: refs and metadata are read on every keep, fsspec's wrapping costs more
@@ -337,25 +373,43 @@ class LocalStore(FsStore):
     def _publish(self, path: str, sig: str, meta: dict) -> None:
         final = self.data_path(path)
         parent = os.path.dirname(final)
+        # no folder between data_dir and the value's folder is a link (refused otherwise), so nothing written
+        # there lands outside data_dir: what layout.check_inside would check with two realpaths
         _refuse_folder_links(self.data_root, parent, path)
-        check_inside(self.data_root, final)
-        if os.path.isdir(final) and not os.path.islink(final) and self.get_ref(path) is None:
+        try:
+            mode: int | None = os.lstat(final).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            mode = None
+        if mode is not None and stat.S_ISDIR(mode) and self.get_ref(path) is None:
             raise StoreError(
                 f"Cannot store {path}: {final} is a directory (holding other data, e.g. from a path below "
                 f"{path}), so {path} cannot be written there. Store {path} under another name, or remove {final}."
             )
         try:
-            os.makedirs(parent, exist_ok=True)
+            self._dirs.ensure(parent)
         except (FileExistsError, NotADirectoryError):
             raise StoreError(
                 f"Cannot store {path}: a file in the way of the directory {parent} exists (another path holds a "
                 f"value where {path} needs a group). Store {path} under another name."
             ) from None
         target = os.path.join(self.blob_dir(sig), meta["file_name"])
+        # the link is relative, between the real folders (no link below data_dir, none made by dds below root)
+        real_parent = self._realpath(self.data_root) + parent[len(self.data_root):]
+        link = os.path.relpath(self._realpath(self.root) + target[len(self.root):], real_parent)
+        if mode is None:  # nothing there yet: the link is made in place (creating a name is atomic)
+            try:
+                self._dirs.run(lambda: os.symlink(link, final), parent)
+            except FileExistsError:  # another writer was faster: replace its link as below
+                pass
+            except OSError:  # no symlinks here: the copy below
+                pass
+            else:
+                self._durable_dir(parent)
+                return
         tmp = self._temp_near(parent)
         try:
             try:
-                os.symlink(os.path.relpath(os.path.realpath(target), os.path.realpath(parent)), tmp)
+                os.symlink(link, tmp)
             except OSError:  # no symlinks here (some Windows setups, FAT, some network shares): copy
                 if os.path.isdir(target):
                     shutil.copytree(target, tmp)
@@ -370,9 +424,11 @@ class LocalStore(FsStore):
     def _temp_near(self, directory: str) -> str:
         """A temporary name from which ``os.replace`` into ``directory`` is atomic (same file system)."""
         tmp_root = self._at("tmp")
-        os.makedirs(tmp_root, exist_ok=True)
-        same_device = os.stat(tmp_root).st_dev == os.stat(directory).st_dev
-        return atomic.temp_name(tmp_root if same_device else directory, "l-")
+        self._dirs.ensure(tmp_root)
+        same_device = self._same_device.get(directory)
+        if same_device is None:
+            same_device = self._same_device[directory] = os.stat(tmp_root).st_dev == os.stat(directory).st_dev
+        return atomic.fresh_name(tmp_root if same_device else directory, "l-")
 
 
 def _names(directory: str) -> Iterator[str]:
