@@ -70,12 +70,16 @@ def write_bytes(path: str, data: bytes, tmp_dir: str, batch: SyncBatch | None = 
     folder = os.path.dirname(path)
     tmp = fresh_name(tmp_dir, "w-")
 
-    def create() -> None:
-        with open(tmp, "xb") as f:
-            f.write(data)
+    def create() -> None:  # plain os calls: no buffered file object around one write
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
             if batch is None:
-                f.flush()
-                os.fsync(f.fileno())
+                os.fsync(fd)
+        finally:
+            os.close(fd)
 
     known.run(create, tmp_dir)
     try:

@@ -233,8 +233,13 @@ class FsStore(MaintainableStore):
         return sig
 
     def set_ref(self, path: str, sig: str) -> None:
+        self._set_ref(path, sig, None)
+
+    def _set_ref(self, path: str, sig: str, meta: dict | None) -> None:
+        """``set_ref``; ``meta``: the metadata of ``sig`` when the caller just committed it (else it is read)."""
         validate_path(path)
-        meta = self.read_meta(sig)
+        if meta is None:
+            meta = self.read_meta(sig)
         if meta is None:
             raise StoreError(f"Cannot point {path} at signature {sig}: the {self.describe()} holds no such value.")
         self._check_conflicts(path)

@@ -38,13 +38,11 @@ class LocalStore(FsStore):
         returns, the keeps that follow within that second are synced together (``atomic.SyncBatch``: a
         second later, and at exit); ``"each"`` fsyncs every file and folder before every keep returns.
         Both leave the old value or the new one after a kill."""
-        from fsspec.implementations.local import LocalFileSystem
-
         root = os.path.abspath(os.path.expanduser(os.fspath(internal_dir or os.path.join(".", ".dds"))))
         if sync not in ("batch", "each"):
             raise StoreError(f"The local store at {root}: sync is 'batch' or 'each', not {sync!r}. "
                              f"Fix: dds.set_store('local', internal_dir={root!r}, sync='batch').")
-        super().__init__(LocalFileSystem(), root)
+        super().__init__(_local_fs(), root)
         self.data_root = (
             os.path.abspath(os.path.expanduser(os.fspath(data_dir))) if data_dir else os.path.join(root, "data")
         )
@@ -58,6 +56,7 @@ class LocalStore(FsStore):
         self._dirs = atomic.KnownDirs()  # folders this store made or found: no makedirs per write
         self._real: dict[str, str] = {}  # data_root or root -> its realpath (fixed for the store's life)
         self._same_device: dict[str, bool] = {}  # folder -> whether tmp/ is on its file system
+        self._written: dict[str, tuple[float, dict]] = {}  # sig -> the metadata this process just committed (see read_meta)
 
     def describe(self) -> str:
         return f"local store at {self.root}"
@@ -145,13 +144,20 @@ class LocalStore(FsStore):
         # before it returns, exactly as with sync="each"; keeps that follow it soon after join a batch
         self._now = self._batch is None or self._batch.quiet()
         try:
-            return super().write(sig, value, meta)
+            full = super().write(sig, value, meta)
         finally:
             self._maybe_sync()
+        if len(self._written) >= 8:  # a write without its set_ref (an error between them): forget it
+            self._written.clear()
+        self._written[sig] = (time.monotonic(), full)
+        return full
 
     def set_ref(self, path: str, sig: str) -> None:
+        """As every store; the metadata a ``write`` of this process just committed is not read back."""
         try:
-            super().set_ref(path, sig)
+            written = self._written.pop(sig, None)
+            fresh = written is not None and time.monotonic() - written[0] < 5  # the keep's own write, just now
+            self._set_ref(path, sig, written[1] if fresh else None)
         finally:
             if self._now and self._batch is not None:
                 self._batch.synced()
@@ -429,6 +435,29 @@ class LocalStore(FsStore):
         if same_device is None:
             same_device = self._same_device[directory] = os.stat(tmp_root).st_dev == os.stat(directory).st_dev
         return atomic.fresh_name(tmp_root if same_device else directory, "l-")
+
+
+def _local_fs() -> Any:
+    """The local file system codecs write and read blobs through: fsspec's, whose ``open`` of a plain path for
+    ``"rb"``/``"wb"`` (what the built-in codecs ask) is Python's own ``open``, without fsspec's wrapping
+    (path normalisation and a file object of its own, about as much Python as the rest of a small write)."""
+    global _LocalFS
+    if _LocalFS is None:
+        from fsspec.implementations.local import LocalFileSystem
+
+        class LocalFS(LocalFileSystem):
+            def open(self, path: Any, mode: str = "rb", block_size: Any = None, cache_options: Any = None,
+                     compression: Any = None, **kwargs: Any) -> Any:
+                if (mode in ("rb", "wb") and isinstance(path, str) and path.startswith("/") and not kwargs
+                        and block_size is None and cache_options is None and compression is None):
+                    return open(path, mode)  # noqa: SIM115 - the caller closes it, as fsspec's
+                return super().open(path, mode, block_size, cache_options, compression, **kwargs)
+
+        _LocalFS = LocalFS
+    return _LocalFS()
+
+
+_LocalFS: Any = None
 
 
 def _names(directory: str) -> Iterator[str]:
