@@ -56,7 +56,7 @@ class LocalStore(FsStore):
         self._dirs = atomic.KnownDirs()  # folders this store made or found: no makedirs per write
         self._real: dict[str, str] = {}  # data_root or root -> its realpath (fixed for the store's life)
         self._same_device: dict[str, bool] = {}  # folder -> whether tmp/ is on its file system
-        self._written: dict[str, tuple[float, dict]] = {}  # sig -> the metadata this process just committed (see read_meta)
+        self._written: dict[str, tuple[float, dict]] = {}  # sig -> (when, metadata) a write just committed (set_ref)
 
     def describe(self) -> str:
         return f"local store at {self.root}"
