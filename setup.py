@@ -30,7 +30,9 @@ setup(
         "fsspec>=2023.1",
         "cloudpickle>=2.0",
         "click>=8.0",
-        "filelock>=3.12",  # one lock per signature on local stores; the OS releases it if a holder dies
+        # Windows only: a lock file per signature on local stores (elsewhere dds/store/sig_lock.py: POSIX record
+        # locks on one file, no file per signature); the OS releases either if a holder dies
+        "filelock>=3.12; platform_system == 'Windows'",
         "tqdm>=4.60",  # progress of long evaluations (only on a terminal)
         "xxhash>=3",  # checksums verified on every load: XXH3-128 at ~20 GB/s (blake2b: ~0.9 GB/s)
     ],

@@ -391,7 +391,8 @@ SMALLER_FINDINGS = [
     "signature (\"/p points to ..., which the store no longer holds; re-run the step or `dds verify`\")."),
     ("With the default `on_damage=\"raise\"`, `keep` silently recomputes a value whose metadata is missing, while a "
     "missing blob file raises. Harmless (no wrong data is returned), but inconsistent."),
-    "`locks/<sig>.lock` files accumulate, one per signature ever computed; `gc` does not remove them.",
+    ("Stores written before the lock file (`locks/_signatures.lock`, one byte per signature) hold a "
+     "`locks/<sig>.lock` file per signature computed then; no longer used, and `gc` does not remove them."),
     ("In safe mode the refusal to write a pickle comes from `codec_for`, before dds/store/fs_store.py knows the path: "
     "the message names the type, not the path (`FsStore.write` could prefix \"Cannot store /p: \")."),
     ("Where symlinks fail (copy mode) or `tmp/` is on another file system than `data_dir`, a crash can leave "

@@ -10,44 +10,87 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import stat
 import sys
 import threading
 import time
-import uuid
 import weakref
-from typing import BinaryIO
+from typing import BinaryIO, Callable, TypeVar
 
 from .. import forks
 from .checksums import Growing
 
 _fdatasync = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
+T = TypeVar("T")
 
 
 def temp_name(directory: str, hint: str = "") -> str:
     """A fresh, unused name inside ``directory`` (which is created if needed)."""
     os.makedirs(directory, exist_ok=True)
-    return os.path.join(directory, f".{hint}{uuid.uuid4().hex}")
+    return fresh_name(directory, hint)
 
 
-def write_bytes(path: str, data: bytes, tmp_dir: str, batch: SyncBatch | None = None) -> None:
+def fresh_name(directory: str, hint: str = "") -> str:
+    """A fresh, unused name inside ``directory`` (not created: see ``KnownDirs``). 128 random bits, as uuid4."""
+    return os.path.join(directory, f".{hint}{os.urandom(16).hex()}")
+
+
+class KnownDirs:
+    """Folders known to exist, so that a write does not ``makedirs`` its folders every time (a failed
+    ``mkdir`` and a ``stat`` each, several per keep). A folder removed meanwhile (a store deleted under a
+    running process) is found by the operation itself: ``run`` makes the folders again after a
+    FileNotFoundError and retries the operation once."""
+
+    def __init__(self) -> None:
+        self._known: set[str] = set()
+
+    def ensure(self, *directories: str) -> None:
+        for directory in directories:
+            if directory not in self._known:
+                os.makedirs(directory, exist_ok=True)
+                self._known.add(directory)
+
+    def run(self, op: Callable[[], T], *directories: str) -> T:
+        """``op()``, with ``directories`` existing (made again once if ``op`` finds one missing)."""
+        self.ensure(*directories)
+        try:
+            return op()
+        except FileNotFoundError:
+            self._known.difference_update(directories)
+            self.ensure(*directories)
+            return op()
+
+
+def write_bytes(path: str, data: bytes, tmp_dir: str, batch: SyncBatch | None = None,
+                known: KnownDirs | None = None) -> None:
     """Replace ``path`` with ``data`` atomically (temp file in ``tmp_dir``, os.replace) and durably: at once
-    (fsync of the file, then of its folder), or with ``batch`` at the batch's next sync."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = temp_name(tmp_dir, "w-")
-    try:
-        with open(tmp, "xb") as f:
-            f.write(data)
+    (fsync of the file, then of its folder), or with ``batch`` at the batch's next sync. ``known``: folders
+    taken to exist (else both folders are made if needed, every time)."""
+    known = known or KnownDirs()
+    folder = os.path.dirname(path)
+    tmp = fresh_name(tmp_dir, "w-")
+
+    def create() -> None:  # plain os calls: no buffered file object around one write
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
             if batch is None:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    known.run(create, tmp_dir)
+    try:
+        known.run(lambda: os.replace(tmp, path), folder)
     except BaseException:
         remove(tmp)
         raise
     if batch is None:
-        fsync_dir(os.path.dirname(path))
+        fsync_dir(folder)
     else:
-        batch.note(path, os.path.dirname(path))
+        batch.note(path, folder)
 
 
 def fsync_dir(path: str) -> None:
@@ -364,11 +407,15 @@ if hasattr(os, "register_at_fork"):
 
 
 def remove(path: str) -> None:
-    """Delete a file, link or directory tree if it exists."""
-    if os.path.islink(path) or os.path.isfile(path):
-        try:
-            os.remove(path)
-        except FileNotFoundError:
-            pass
-    elif os.path.isdir(path):
+    """Delete a file, link or directory tree if it exists (one ``lstat`` when it does not)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if stat.S_ISDIR(mode):
         shutil.rmtree(path, ignore_errors=True)
+        return
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass

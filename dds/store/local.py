@@ -22,7 +22,7 @@ from urllib.parse import unquote
 from ..codecs import capability, codec_named
 from ..errors import CodecError, DamagedDataError, StoreError
 from ..paths import path_parts
-from . import atomic, checksums, signing
+from . import atomic, checksums, sig_lock, signing
 from .fs_store import FsStore
 from .layout import check_inside, check_sig, is_sig
 from .sigset import SigSet
@@ -38,13 +38,11 @@ class LocalStore(FsStore):
         returns, the keeps that follow within that second are synced together (``atomic.SyncBatch``: a
         second later, and at exit); ``"each"`` fsyncs every file and folder before every keep returns.
         Both leave the old value or the new one after a kill."""
-        from fsspec.implementations.local import LocalFileSystem
-
         root = os.path.abspath(os.path.expanduser(os.fspath(internal_dir or os.path.join(".", ".dds"))))
         if sync not in ("batch", "each"):
             raise StoreError(f"The local store at {root}: sync is 'batch' or 'each', not {sync!r}. "
                              f"Fix: dds.set_store('local', internal_dir={root!r}, sync='batch').")
-        super().__init__(LocalFileSystem(), root)
+        super().__init__(_local_fs(), root)
         self.data_root = (
             os.path.abspath(os.path.expanduser(os.fspath(data_dir))) if data_dir else os.path.join(root, "data")
         )
@@ -56,6 +54,10 @@ class LocalStore(FsStore):
         self.sync_mode = sync
         self._batch = atomic.SyncBatch(root) if sync == "batch" else None
         self._now = self._batch is None  # the current keep syncs each file itself (see write)
+        self._dirs = atomic.KnownDirs()  # folders this store made or found: no makedirs per write
+        self._real: dict[str, str] = {}  # data_root or root -> its realpath (fixed for the store's life)
+        self._same_device: dict[str, bool] = {}  # folder -> whether tmp/ is on its file system
+        self._written: dict[str, tuple[float, dict]] = {}  # sig -> (when, metadata) a write just committed (set_ref)
 
     def describe(self) -> str:
         return f"local store at {self.root}"
@@ -143,13 +145,20 @@ class LocalStore(FsStore):
         # before it returns, exactly as with sync="each"; keeps that follow it soon after join a batch
         self._now = self._batch is None or self._batch.quiet()
         try:
-            return super().write(sig, value, meta)
+            full = super().write(sig, value, meta)
         finally:
             self._maybe_sync()
+        if len(self._written) >= 8:  # a write without its set_ref (an error between them): forget it
+            self._written.clear()
+        self._written[sig] = (time.monotonic(), full)
+        return full
 
     def set_ref(self, path: str, sig: str) -> None:
+        """As every store; the metadata a ``write`` of this process just committed is not read back."""
         try:
-            super().set_ref(path, sig)
+            written = self._written.pop(sig, None)
+            fresh = written is not None and time.monotonic() - written[0] < 5  # the keep's own write, just now
+            self._set_ref(path, sig, written[1] if fresh else None)
         finally:
             if self._now and self._batch is not None:
                 self._batch.synced()
@@ -178,12 +187,16 @@ class LocalStore(FsStore):
             batch.note(directory)
 
     def lock(self, sig: str) -> Any:
-        """An OS file lock per signature (``filelock``): released by the OS if the holder is killed."""
+        """A lock per signature, released by the OS if the holder is killed: one byte of the store's lock file
+        (``sig_lock``: POSIX record locks, no file per signature); a ``filelock`` per signature on Windows."""
+        check_sig(sig)
+        if sig_lock.available():
+            return sig_lock.SignatureLock(self._at("locks"), sig)
         from filelock import FileLock
 
         directory = self._at("locks")
         os.makedirs(directory, exist_ok=True)
-        return FileLock(os.path.join(directory, f"{check_sig(sig)}.lock"))
+        return FileLock(os.path.join(directory, f"{sig}.lock"))
 
     def data_path(self, path: str) -> str:
         """Where people find ``path``: ``data_dir/<path>``."""
@@ -194,8 +207,9 @@ class LocalStore(FsStore):
 
     # ------------------------------------------------------------------ primitives
     def _make_temp_dir(self) -> str:
-        tmp = atomic.temp_name(self._at("tmp"), "b-")
-        os.mkdir(tmp)
+        tmp_root = self._at("tmp")
+        tmp = atomic.fresh_name(tmp_root, "b-")
+        self._dirs.run(lambda: os.mkdir(tmp), tmp_root)
         return tmp
 
     def _remove(self, path: str) -> None:
@@ -210,9 +224,8 @@ class LocalStore(FsStore):
 
     def _move_dir(self, src: str, dst: str) -> bool:
         parent = os.path.dirname(dst)
-        os.makedirs(parent, exist_ok=True)
         try:
-            os.rename(src, dst)  # atomic; refuses to replace a non-empty directory
+            self._dirs.run(lambda: os.rename(src, dst), parent)  # atomic; refuses to replace a non-empty directory
         except OSError:
             if os.path.exists(dst):
                 return False
@@ -232,8 +245,41 @@ class LocalStore(FsStore):
         atomic.remove(aside)
 
     def _write_small(self, path: str, data: bytes) -> None:
-        check_inside(self.root, path)
-        atomic.write_bytes(path, data, self._at("tmp"), self._batched())
+        self._check_inside(self.root, path)
+        atomic.write_bytes(path, data, self._at("tmp"), self._batched(), self._dirs)
+
+    def _check_inside(self, root: str, path: str) -> None:
+        """``layout.check_inside(root, path)``, with its two ``realpath``s only where they can matter: if no
+        folder between ``root`` and ``path`` is a symlink (an ``lstat`` each, up to the first that does not
+        exist yet), ``path`` resolves inside ``root``, whatever ``root`` itself resolves to."""
+        if not path.startswith(root + "/"):
+            check_inside(root, path)
+            return
+        probe = root
+        for part in path[len(root) + 1 :].split("/")[:-1]:
+            probe = f"{probe}/{part}"
+            try:
+                mode = os.lstat(probe).st_mode
+            except (FileNotFoundError, NotADirectoryError):
+                return  # nothing below exists: the folders made there are real ones
+            if not stat.S_ISDIR(mode):  # a symlink (or a file in the way): the full check decides
+                check_inside(root, path)
+                return
+
+    def _find(self, directory: str) -> list[str]:
+        """Every file below ``directory`` (``/``-joined, sorted), as fsspec's ``find`` lists them: ``os.walk``
+        without fsspec's per-entry ``info`` dictionaries (a keep lists its staging folder and its group)."""
+        found = []
+        for dirpath, _dirs, names in os.walk(directory):
+            found.extend(f"{dirpath}/{name}" for name in names)
+        found.sort()
+        return found
+
+    def _realpath(self, where: str) -> str:
+        real = self._real.get(where)
+        if real is None:
+            real = self._real[where] = os.path.realpath(where)
+        return real
 
     def _read_small(self, path: str) -> bytes | None:
         try:  # plain os I/O: refs and metadata are read on every keep, fsspec's wrapping costs more
@@ -274,12 +320,14 @@ class LocalStore(FsStore):
         self._publish(path, sig, meta)
 
     def _link_text(self, final: str, sig: str, file_name: str) -> str:
-        """The text of the link ``_publish`` makes at ``final`` for ``sig``'s file: the blob's path relative to
-        the link's folder, both resolved (realpath once per folder and process, not per step)."""
+        """The text of the link ``_publish`` makes at ``final`` for ``sig``'s file, which ``refresh_view``
+        compares with a readlink: the blob's path relative to the link's folder, between the real folders (no
+        link below data_dir, none made by dds below the root, so only the two roots need a realpath)."""
         parent = os.path.dirname(final)
         prefix = self._blobs_from.get(parent)
         if prefix is None:
-            prefix = os.path.relpath(os.path.realpath(self._at("blobs")), os.path.realpath(parent))
+            real_parent = self._realpath(self.data_root) + parent[len(self.data_root):]
+            prefix = os.path.relpath(self._realpath(self.root) + "/blobs", real_parent)
             if len(self._blobs_from) < 10_000:
                 self._blobs_from[parent] = prefix
         return f"{prefix}/{sig}/{file_name}"
@@ -350,25 +398,41 @@ class LocalStore(FsStore):
     def _publish(self, path: str, sig: str, meta: dict) -> None:
         final = self.data_path(path)
         parent = os.path.dirname(final)
+        # no folder between data_dir and the value's folder is a link (refused otherwise), so nothing written
+        # there lands outside data_dir: what layout.check_inside would check with two realpaths
         _refuse_folder_links(self.data_root, parent, path)
-        check_inside(self.data_root, final)
-        if os.path.isdir(final) and not os.path.islink(final) and self.get_ref(path) is None:
+        try:
+            mode: int | None = os.lstat(final).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            mode = None
+        if mode is not None and stat.S_ISDIR(mode) and self.get_ref(path) is None:
             raise StoreError(
                 f"Cannot store {path}: {final} is a directory (holding other data, e.g. from a path below "
                 f"{path}), so {path} cannot be written there. Store {path} under another name, or remove {final}."
             )
         try:
-            os.makedirs(parent, exist_ok=True)
+            self._dirs.ensure(parent)
         except (FileExistsError, NotADirectoryError):
             raise StoreError(
                 f"Cannot store {path}: a file in the way of the directory {parent} exists (another path holds a "
                 f"value where {path} needs a group). Store {path} under another name."
             ) from None
         target = os.path.join(self.blob_dir(sig), meta["file_name"])
+        link = self._link_text(final, sig, meta["file_name"])
+        if mode is None:  # nothing there yet: the link is made in place (creating a name is atomic)
+            try:
+                self._dirs.run(lambda: os.symlink(link, final), parent)
+            except FileExistsError:  # another writer was faster: replace its link as below
+                pass
+            except OSError:  # no symlinks here: the copy below
+                pass
+            else:
+                self._durable_dir(parent)
+                return
         tmp = self._temp_near(parent)
         try:
             try:
-                os.symlink(self._link_text(final, sig, meta["file_name"]), tmp)
+                os.symlink(link, tmp)
             except OSError:  # no symlinks here (some Windows setups, FAT, some network shares): copy
                 if os.path.isdir(target):
                     shutil.copytree(target, tmp)
@@ -383,9 +447,34 @@ class LocalStore(FsStore):
     def _temp_near(self, directory: str) -> str:
         """A temporary name from which ``os.replace`` into ``directory`` is atomic (same file system)."""
         tmp_root = self._at("tmp")
-        os.makedirs(tmp_root, exist_ok=True)
-        same_device = os.stat(tmp_root).st_dev == os.stat(directory).st_dev
-        return atomic.temp_name(tmp_root if same_device else directory, "l-")
+        self._dirs.ensure(tmp_root)
+        same_device = self._same_device.get(directory)
+        if same_device is None:
+            same_device = self._same_device[directory] = os.stat(tmp_root).st_dev == os.stat(directory).st_dev
+        return atomic.fresh_name(tmp_root if same_device else directory, "l-")
+
+
+def _local_fs() -> Any:
+    """The local file system codecs write and read blobs through: fsspec's, whose ``open`` of a plain path for
+    ``"rb"``/``"wb"`` (what the built-in codecs ask) is Python's own ``open``, without fsspec's wrapping
+    (path normalisation and a file object of its own, about as much Python as the rest of a small write)."""
+    global _LocalFS
+    if _LocalFS is None:
+        from fsspec.implementations.local import LocalFileSystem
+
+        class LocalFS(LocalFileSystem):
+            def open(self, path: Any, mode: str = "rb", block_size: Any = None, cache_options: Any = None,
+                     compression: Any = None, **kwargs: Any) -> Any:
+                if (mode in ("rb", "wb") and isinstance(path, str) and path.startswith("/") and not kwargs
+                        and block_size is None and cache_options is None and compression is None):
+                    return open(path, mode)  # noqa: SIM115 - the caller closes it, as fsspec's
+                return super().open(path, mode, block_size, cache_options, compression, **kwargs)
+
+        _LocalFS = LocalFS
+    return _LocalFS()
+
+
+_LocalFS: Any = None
 
 
 def _names(directory: str) -> Iterator[str]:
