@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -362,3 +363,140 @@ def test_gc_reads_the_stores_metadata_not_what_a_plan_held(server, url, tmp_path
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("gcd", None)
+
+
+# ------------------------------------------------- another process between an eval's plan and its run
+_PLAN_RUN = """
+import dds
+
+def mine():
+    return {"who": "this code"}
+
+def theirs():
+    return {"who": "another process's code"}
+
+def src():
+    return 1
+
+def src_v2():
+    return 2
+
+def uses():
+    return dds.load("/pr/src") + 100
+
+def big():
+    return {"bytes": bytes(range(256)) * 80}
+
+def pipe():
+    return dds.keep("/pr/a", mine)
+
+def pipe_uses():
+    return dds.keep("/pr/uses", uses)
+
+def pipe_big():
+    return dds.keep("/pr/big", big)
+"""
+
+
+@pytest.fixture
+def plan_run(tmp_path):
+    (tmp_path / "plan_run.py").write_text(_PLAN_RUN)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import plan_run
+
+        yield plan_run
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("plan_run", None)
+
+
+def _eval_with(fn, between):
+    """``dds.eval(fn)``, calling ``between(plan)`` after the plan is made and before the pipeline runs."""
+    from dds.pipeline.evaluate import evaluate
+
+    return evaluate(fn, (), {}, export_graph=None, extra_debug=False, dont_eval=False, stages=None, on_plan=between)
+
+
+@pytest.mark.parametrize("cached", [True, False], ids=["local cache", "no cache"])
+def test_a_path_another_process_moves_between_plan_and_run_never_gives_its_value(server, url, tmp_path, plan_run,
+                                                                                 cached):
+    """The run's keep trusts the ref its plan read for its own path: it returns this code's value (the value of
+    its own signature, never the other process's) and, within that eval, leaves the path where the other process
+    moved it (docs/stores.md: the race that already existed right after any read of a ref, widened to one eval).
+    The next keep outside the eval reads the ref again and moves the path back."""
+    store = _store(server, url, cache=str(tmp_path / "cache") if cached else "")
+    assert dds.keep("/pr/a", plan_run.mine) == plan_run.mine()
+    mine = store.get_ref("/pr/a")
+    child = f"""
+        import dds, plan_run, s3_requests
+        dds.set_store("fsspec", url={url!r}, **s3_requests.storage_options({server.endpoint!r}))
+        print(dds.keep("/pr/a", plan_run.theirs)["who"].split()[0])
+    """
+
+    def move(plan):
+        assert plan.steps["/pr/a"].status == "fresh" and plan.steps["/pr/a"].ref == mine
+        assert _child(server, child, str(tmp_path)).split() == ["another"]
+
+    seen = _events()
+    assert _eval_with(plan_run.pipe, move) == plan_run.mine()
+    assert seen == [("/pr/a", "loaded")]
+    assert store.get_ref("/pr/a") not in (None, mine)  # moved by the other process, not back within the eval
+    seen.clear()
+    assert dds.keep("/pr/a", plan_run.mine) == plan_run.mine()
+    assert seen == [("/pr/a", "loaded")] and store.get_ref("/pr/a") == mine
+
+
+def test_a_load_inside_a_signature_reads_the_ref_again_after_the_plan(server, url, tmp_path, plan_run):
+    """Only a keep's own path is trusted from the plan: a ``dds.load`` in a step's code is signed with the ref as
+    the run finds it, so a source another process moved after the plan makes the step run on the new value."""
+    store = _store(server, url, cache=str(tmp_path / "cache"))
+    dds.keep("/pr/src", plan_run.src)
+    assert dds.keep("/pr/uses", plan_run.uses) == 101
+    child = f"""
+        import dds, plan_run, s3_requests
+        dds.set_store("fsspec", url={url!r}, **s3_requests.storage_options({server.endpoint!r}))
+        print(dds.keep("/pr/src", plan_run.src_v2))
+    """
+
+    def move(plan):
+        assert plan.steps["/pr/uses"].status == "fresh"
+        assert _child(server, child, str(tmp_path)).split() == ["2"]
+
+    seen = _events()
+    assert _eval_with(plan_run.pipe_uses, move) == 102 == plan_run.src_v2() + 100
+    assert seen == [("/pr/uses", "started"), ("/pr/uses", "ran")]
+    assert dds.load("/pr/uses") == 102 and store.get_ref("/pr/src") is not None
+
+
+def test_metadata_from_the_cache_whose_files_were_replaced_is_read_again_from_the_store(server, url, tmp_path,
+                                                                                         plan_run):
+    """The plan reads a cached value's metadata from the local cache; when that value's files are gone from the
+    cache and from the store (deleted and recomputed by another process into another writer folder), the keep
+    reads the store's metadata and loads what it names."""
+    cache = str(tmp_path / "cache")
+    store = _store(server, url, cache=cache)
+    dds.keep("/pr/big", plan_run.big)
+    sig = store.get_ref("/pr/big")
+    old = store.read_meta(sig)["file_name"].split("/", 1)[0]
+    child = f"""
+        import dds, plan_run, s3_requests
+        dds.set_store("fsspec", url={url!r}, **s3_requests.storage_options({server.endpoint!r}))
+        print(len(dds.keep("/pr/big", plan_run.big)["bytes"]))
+    """
+
+    def replace(plan):
+        assert plan.steps["/pr/big"].status == "fresh"
+        shutil.rmtree(os.path.join(store.cache.blob_dir(sig), old))  # evicted files; the metadata copy stays
+        store.fs.rm(store.meta_file(sig))
+        store.fs.rm(store.blob_dir(sig), recursive=True)
+        assert _child(server, child, str(tmp_path)).split() == [str(len(plan_run.big()["bytes"]))]
+
+    start = server.count()
+    _store(server, url, cache=cache)
+    store = session.current_store()
+    seen = _events()
+    assert _eval_with(plan_run.pipe_big, replace) == plan_run.big()
+    assert seen == [("/pr/big", "loaded")]
+    assert store.read_meta(sig)["file_name"].split("/", 1)[0] != old
+    assert ("GET", ["meta"]) in [(m, p.split("/")[3:4]) for m, p, _q in server.since(start)]

@@ -105,6 +105,7 @@ class BlobCache:
         try:
             with open(target, "rb") as f:
                 if f.read() == data:
+                    _touch(local)  # used (LRU): a value read from its inline copy touches nothing else here
                     return
         except (FileNotFoundError, NotADirectoryError):
             pass
