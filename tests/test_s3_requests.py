@@ -500,3 +500,20 @@ def test_metadata_from_the_cache_whose_files_were_replaced_is_read_again_from_th
     assert seen == [("/pr/big", "loaded")]
     assert store.read_meta(sig)["file_name"].split("/", 1)[0] != old
     assert ("GET", ["meta"]) in [(m, p.split("/")[3:4]) for m, p, _q in server.since(start)]
+
+
+def test_a_cached_value_the_store_no_longer_holds_is_planned_as_missing_and_recomputed(server, url, tmp_path,
+                                                                                       plan_run):
+    """The plan reads cached metadata only for values a ref it read points at: a value still in the local cache
+    but deleted from the store (``gc`` after its path moved on, then the code was reverted) is computed again."""
+    store = _store(server, url, cache=str(tmp_path / "cache"))
+    dds.keep("/pr/a", plan_run.mine)
+    mine = store.get_ref("/pr/a")
+    dds.keep("/pr/a", plan_run.theirs)  # the path moves on; then gc deletes the value it no longer points at
+    store.fs.rm(store.meta_file(mine))
+    store.fs.rm(store.blob_dir(mine), recursive=True)
+    assert store.cache.read_meta(mine) is not None  # still cached here
+    seen = _events()
+    assert dds.eval(plan_run.pipe) == plan_run.mine()
+    assert seen == [("/pr/a", "started"), ("/pr/a", "ran")]
+    assert store.get_ref("/pr/a") == mine and store.read_meta(mine) is not None

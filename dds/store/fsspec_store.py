@@ -336,7 +336,9 @@ class FsspecStore(FsStore):
         memo = getattr(reads.scope, "memo", None)
         if memo is not None:
             if path not in memo:
-                memo[path] = self._fetch_small(path)
+                memo[path] = data = self._fetch_small(path)
+                if data is not None and path.endswith(".ref") and path.startswith(self._at("refs") + "/"):
+                    reads.scope.pointed.add(data.decode("ascii", "replace").strip())
             return memo[path]
         held = reads.take(path)
         return held if held is not None else self._fetch_small(path)
@@ -366,10 +368,12 @@ class FsspecStore(FsStore):
             yield
             return
         reads.scope.memo = memo = {}
+        reads.scope.pointed = set()  # signatures the refs read by this plan point at
         try:
             yield
         finally:
             reads.scope.memo = None
+            reads.scope.pointed = set()
             meta_dir = self._at("meta") + "/"
             reads.hold({p: data for p, data in memo.items() if data is not None and p.startswith(meta_dir)})
 
@@ -401,14 +405,17 @@ class FsspecStore(FsStore):
 
     def read_meta(self, sig: str) -> dict | None:
         """As every store reads it; while a plan is made (``planning``), the metadata of a value this machine's
-        local cache holds is read from the cache: committed metadata is never changed in place but replaced whole
-        by one that names another intact copy of the same value, so a cached copy is as good as the store's for
-        loading (the signing check still runs on it before a byte is decoded, and ``read`` falls back to the
-        store's copy if it fails). Never outside a plan: ``gc`` and ``verify`` judge the store by its own files."""
+        local cache holds is read from the cache when a ref this plan read points at that value: committed
+        metadata is never changed in place but replaced whole by one that names another intact copy of the same
+        value, so a cached copy is as good as the store's for loading (the signing check still runs on it before
+        a byte is decoded, and ``read`` falls back to the store's copy if it fails). Only for a value a path points
+        at (which ``gc`` never deletes): a cached value the store no longer holds must be planned as missing, or
+        its keep would find nothing to point the path at. Never outside a plan: ``gc`` and ``verify`` judge the
+        store by its own files."""
         if self.cache is not None:
             memo = getattr(self._reads.scope, "memo", None)
             where = self.meta_file(sig)
-            if memo is not None and where not in memo:
+            if memo is not None and where not in memo and sig in self._reads.scope.pointed:
                 cached = self.cache.read_meta(sig)
                 if cached is not None and self._usable_cached_meta(sig, where, cached):
                     memo[where] = cached
