@@ -3,7 +3,8 @@
 An eval plans first: it reads each step's ref (and metadata) once. Without this, each step's ``keep`` then
 reads its path's ref again, only to find what the plan found: one request per step on S3. So while the
 eval's pipeline runs, a ``keep`` whose signature is exactly the one its path pointed at when planned takes
-the plan's answer instead (``take``), once per path, on the eval's thread, for the eval's store.
+the plan's answer instead (``take``): only the first keep of each path, on the eval's thread, for the eval's
+store (a later keep of the same path may follow one of this eval that moved it).
 
 What that changes: another process that moves the path between plan and run is not seen by that keep, so
 the keep returns this code's value (always the value of its own signature: never stale data) and leaves the
@@ -36,10 +37,10 @@ def trusted(store: Any, refs: dict[str, str]) -> Iterator[None]:
 
 
 def take(store: Any, path: str, sig: str) -> bool:
-    """True (once per path) when the running eval's plan found ``path`` pointing at exactly ``sig`` in ``store``:
-    the caller's keep may use ``sig`` as the path's current ref without reading it again."""
+    """True when the running eval's plan found ``path`` pointing at exactly ``sig`` in ``store``: the caller's keep
+    may use ``sig`` as the path's current ref without reading it again. Only the first keep of each path asks
+    the plan (whatever its answer): a later keep of the same path in the same eval may follow one that moved it."""
     refs = getattr(_state, "refs", None)
-    if not refs or _state.store is not store or refs.get(path) != sig:
+    if not refs or _state.store is not store:
         return False
-    del refs[path]
-    return True
+    return refs.pop(path, None) == sig
