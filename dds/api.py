@@ -21,7 +21,7 @@ from .inputs import File, during_run
 from .paths import validate_path
 from .signature import call_signature, warn_if_run_changed_inputs
 from .signature.identity import function_name
-from .step import failures, overlaps, provenance, value_memo
+from .step import failures, overlaps, planned_refs, provenance, value_memo
 from .step.runinfo import RESERVED, run_info, user_run_info
 from .store.base import Store
 from .store.content import content_digest
@@ -125,7 +125,7 @@ def keep(path: str | os.PathLike[str], fn: Callable[..., T], *args: Any, **kwarg
     sig = signature.sig
     if options.get_option("extra_debug"):
         log.debug("signature tree of %s: %s", path, signature.tree)
-    ref = _current_ref(store, path)
+    ref = sig if planned_refs.take(store, path, sig) else _current_ref(store, path)  # eval: the plan's read
     session.decisions[path] = session.Decision(ref, sig, signature)
     if ref is None:  # a new path: refuse one overlapping another before fn runs (a warm keep never gets here)
         overlaps.check_new_path(store, path, function_name(fn))

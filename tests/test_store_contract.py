@@ -279,18 +279,32 @@ def _flip(store, path):
     store.fs.pipe_file(path, bytes(data))
 
 
+_BIG_FRAME = pd.DataFrame({"a": np.random.default_rng(0).random(4000)})  # ~32 KB: above the inline limit
+
+
 def test_damaged_blob_is_detected_then_replaced(store):
-    store.write(SIG1, pd.DataFrame({"a": range(50)}), {"path": "/group/frame"})
+    store.write(SIG1, _BIG_FRAME, {"path": "/group/frame"})
     _flip(store, blob_file(store, SIG1))
     with pytest.raises(DamagedDataError) as info:
         store.read(SIG1)
     assert "/group/frame" in str(info.value) and store.blob_dir(SIG1) in str(info.value)
-    store.write(SIG1, pd.DataFrame({"a": range(50)}), {"path": "/group/frame"})  # a recompute repairs it
-    assert_frame_equal(store.read(SIG1), pd.DataFrame({"a": range(50)}))
+    store.write(SIG1, _BIG_FRAME, {"path": "/group/frame"})  # a recompute repairs it
+    assert_frame_equal(store.read(SIG1), _BIG_FRAME)
+
+
+def test_a_damaged_blob_of_a_value_inline_in_its_metadata_is_found_by_verify(store):
+    """A load of a small value decodes its inline copy (checked against the same checksum) and never reads the
+    blob; ``verify`` (``dds verify``, and a writer keeping an existing value) still checks the blob's files."""
+    meta = store.write(SIG1, pd.DataFrame({"a": range(50)}), {"path": "/group/frame"})
+    _flip(store, blob_file(store, SIG1))
+    if "inline" in meta:
+        assert_frame_equal(store.read(SIG1), pd.DataFrame({"a": range(50)}))
+    with pytest.raises(DamagedDataError, match="/group/frame"):
+        store.verify(SIG1, store.read_meta(SIG1))
 
 
 def test_missing_blob_file_is_damage(store):
-    store.write(SIG1, b"bytes", {"path": "/p"})
+    store.write(SIG1, b"bytes" * 4000, {"path": "/p"})  # 20 KB: above the inline limit
     store.fs.rm(blob_file(store, SIG1))
     with pytest.raises(DamagedDataError, match="missing"):
         store.read(SIG1)

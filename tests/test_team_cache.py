@@ -24,6 +24,11 @@ def remote(s3, url, **options):
     return create_store("fsspec", url=url, **s3.storage_options, **options)
 
 
+# Values above the inline limit (dds/store/inline.py): smaller ones are read from their metadata, not their blob.
+ROWS = {"rows": list(range(100)), "pad": b"p" * 20_000}
+BIG = b"x" * 20_000
+
+
 def drop_remote_files(store, sig):
     """Delete a blob's files on the remote, keeping its metadata: only a cached copy can answer now."""
     store.fs.rm(store.blob_dir(sig), recursive=True)
@@ -32,13 +37,13 @@ def drop_remote_files(store, sig):
 
 def test_reads_go_through_the_cache_and_are_verified(s3, url, tmp_path):
     writer = remote(s3, url)
-    writer.write("a1", {"rows": list(range(100))}, {"path": "/v"})
+    writer.write("a1", ROWS, {"path": "/v"})
     writer.set_ref("/v", "a1")
     reader = remote(s3, url, local_cache=str(tmp_path / "cache"))
-    assert reader.read("a1") == {"rows": list(range(100))}
+    assert reader.read("a1") == ROWS
     assert (reader.cache.misses, reader.cache.hits) == (1, 0)
     drop_remote_files(writer, "a1")
-    assert reader.read("a1") == {"rows": list(range(100))}  # from the cache: the remote copy is gone
+    assert reader.read("a1") == ROWS  # from the cache: the remote copy is gone
     assert reader.cache.hits == 1
     # refs always come from the remote
     writer.write("b2", "new", {"path": "/v"})
@@ -48,23 +53,23 @@ def test_reads_go_through_the_cache_and_are_verified(s3, url, tmp_path):
 
 def test_a_damaged_cached_copy_is_fetched_again(s3, url, tmp_path):
     store = remote(s3, url, local_cache=str(tmp_path / "cache"))
-    store.write("c3", b"x" * 1000, {"path": "/b"})
+    store.write("c3", BIG, {"path": "/b"})
     meta = store.read_meta("c3")
     (rel,) = meta["files"]
     cached = os.path.join(store.cache.blob_dir("c3"), *rel.split("/"))
     with open(cached, "r+b") as f:
         f.write(b"y")  # a flipped byte on local disk
-    assert store.read("c3") == b"x" * 1000
+    assert store.read("c3") == BIG
     assert store.cache.misses == 1
     with open(cached, "rb") as f:
-        assert f.read() == b"x" * 1000
+        assert f.read() == BIG
 
 
 def test_a_damaged_remote_blob_is_an_error_and_is_not_cached(s3, url, tmp_path):
     store = remote(s3, url, local_cache=str(tmp_path / "cache"))
-    store.write("d4", b"x" * 1000, {"path": "/b"})
+    store.write("d4", BIG, {"path": "/b"})
     (rel,) = store.read_meta("d4")["files"]
-    store.fs.pipe_file(f"{store.blob_dir('d4')}/{rel}", b"z" * 1000)
+    store.fs.pipe_file(f"{store.blob_dir('d4')}/{rel}", b"z" * len(BIG))
     # drop the cached copy (filled by the write) so the read must fetch the damaged remote file
     os.remove(os.path.join(store.cache.blob_dir("d4"), *rel.split("/")))
     with pytest.raises(DamagedDataError, match=r"/b.*does not match"):
@@ -74,9 +79,9 @@ def test_a_damaged_remote_blob_is_an_error_and_is_not_cached(s3, url, tmp_path):
 
 def test_writes_fill_the_cache(s3, url, tmp_path):
     store = remote(s3, url, local_cache=str(tmp_path / "cache"))
-    store.write("e5", [1, 2, 3], {"path": "/w"})
+    store.write("e5", [1, 2, 3, BIG], {"path": "/w"})
     drop_remote_files(store, "e5")
-    assert store.read("e5") == [1, 2, 3]
+    assert store.read("e5") == [1, 2, 3, BIG]
     assert (store.cache.hits, store.cache.misses) == (1, 0)
 
 
@@ -87,16 +92,16 @@ def age(cache, sig, seconds):
 
 
 def test_eviction_keeps_the_bound_and_drops_the_least_recently_used(s3, url, tmp_path):
-    store = remote(s3, url, local_cache=str(tmp_path / "cache"), cache_size=2500)
+    store = remote(s3, url, local_cache=str(tmp_path / "cache"), cache_size=50_000)  # two values and metadata
     for sig in ("f1", "f2"):
-        store.write(sig, os.urandom(1000), {"path": f"/{sig}"})
+        store.write(sig, os.urandom(20_000), {"path": f"/{sig}"})
     age(store.cache, "f1", 300)
     age(store.cache, "f2", 200)
     store.read("f1")  # f1 is now the most recently used
     age(store.cache, "f1", 100)
-    store.write("f3", os.urandom(1000), {"path": "/f3"})
+    store.write("f3", os.urandom(20_000), {"path": "/f3"})
     assert sorted(os.listdir(store.cache.root)) == ["f1", "f3"]
-    assert sum(size for _, size, _ in store.cache.usage()) <= 2500
+    assert sum(size for _, size, _ in store.cache.usage()) <= 50_000
     assert store.read("f2") is not None  # evicted copies are fetched again from the remote
 
 

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable
 
 from .. import session
 from ..signature.identity import function_name
+from ..step import planned_refs
 from ..step.failures import without_dds_frames
 from ..errors import ArgumentError, DDSError, DDSErrorCode
 from .plan import Plan, make_plan
@@ -104,7 +105,8 @@ def evaluate(fn: Callable, args: tuple, kwargs: dict, *, export_graph: str | Non
 
     session.observers.append(observer)
     try:
-        result = fn(*args, **kwargs)
+        with planned_refs.trusted(store, {path: step.ref for path, step in plan.steps.items() if step.ref}):
+            result = fn(*args, **kwargs)  # a keep at the signature its path held when planned: no second read
     finally:
         session.observers.remove(observer)
         _active.fn = None

@@ -50,6 +50,7 @@ class Step:
     sig: str | None = None  # exact: the signature a run uses; None when only the run can tell (see exact_sig)
     upstream: list[str] = field(default_factory=list)
     exact_sig: bool = False  # False: "signature decided at run time" (arguments or upstream refs change first)
+    ref: str | None = None  # the signature the path pointed at when planned (None: none, or not read)
 
 
 @dataclass
@@ -306,14 +307,16 @@ def make_plan(fn: Callable, args: tuple, kwargs: dict, store: Any) -> Plan:
             signature = signature_of(site.path, site.callee, tuple(values), kw)
             step.sig, step.exact_sig = signature.sig, True
             loads[site.path] = _loads_read(signature.tree)
-            session.decisions[site.path] = session.Decision(store.get_ref(site.path), signature.sig, signature)
+            step.ref = store.get_ref(site.path)
+            session.decisions[site.path] = session.Decision(step.ref, signature.sig, signature)
             if store.read_meta(signature.sig) is not None:
                 step.status = FRESH
             else:
                 step.status, step.reason = WILL_RUN, _reason_for_new(store, site.path)
             continue
         step.status, step.reason, tree = _compare_code(signature_of(site.path, site.callee, (), {}), store, site)
-        session.decisions[site.path] = session.Decision(store.get_ref(site.path), None, tree, step.reason)
+        step.ref = store.get_ref(site.path)
+        session.decisions[site.path] = session.Decision(step.ref, None, tree, step.reason)
     _propagate(plan)
     _drop_inexact_signatures(plan, loads, store, session.decisions)
     _propagate(plan)  # a step that became "may run" above makes its fresh downstream "may run" too

@@ -1,11 +1,14 @@
 """A local cache of a remote store's blobs: read a value from local disk instead of the network.
 
 Blobs are write-once and named by signature, so a cached copy can never be stale: the only question is
-whether it is intact, and that is checked against the checksums of the metadata (read from the remote every
-time, as refs are) before a byte is decoded. A damaged or missing copy is fetched again. Layout::
+whether it is intact, and that is checked against the checksums of the metadata before a byte is decoded. A
+damaged or missing copy is fetched again. The committed metadata of each value read or written is kept too
+(``.dds-meta.json`` in its folder): ``dds.eval``'s plan reads it instead of the store's copy (one request per
+step saved; see ``FsspecStore.read_meta``), everything else reads metadata from the remote. Layout::
 
-    <directory>/<store key>/<sig>/<file>   copies, under the same relative names as in blobs/<sig>/
-    <directory>/tmp/                       downloads in progress (renamed into place once checksummed)
+    <directory>/<store key>/<sig>/<file>             copies, under the same relative names as in blobs/<sig>/
+    <directory>/<store key>/<sig>/.dds-meta.json     the value's committed metadata, as the store last gave it
+    <directory>/tmp/                                 downloads in progress (renamed into place once checksummed)
 
 The bound is kept by LRU: a blob's folder gets a fresh modification time whenever it is read, and the oldest
 folders are deleted until the cache fits. A folder used within the last minute is never deleted (another
@@ -26,6 +29,7 @@ from . import atomic, checksums
 log = logging.getLogger("dds.store")
 
 DEFAULT_BYTES = 10 * 2**30
+META_NAME = ".dds-meta.json"  # never a blob file's name: fsspec blobs' files are below w-<random>/
 _IN_USE_S = 60.0
 _CHUNK = 1 << 20
 
@@ -36,6 +40,7 @@ class BlobCache:
         self.max_bytes = int(max_bytes)
         self.root = os.path.join(self.directory, hashlib.sha256(store_key.encode()).hexdigest()[:16])
         self.hits = self.misses = 0  # files served from disk / fetched (for tests, bench and debugging)
+        self._meta_added = 0  # bytes of metadata kept since the last eviction
 
     def blob_dir(self, sig: str) -> str:
         return os.path.join(self.root, sig)
@@ -73,6 +78,52 @@ class BlobCache:
         entry = self._download(remote, os.path.join(self.blob_dir(sig), *rel.split("/")), checksums.DEFAULT)
         assert entry is not None
         return entry
+
+    def read_file(self, sig: str, rel: str) -> bytes | None:
+        """The bytes of the cached copy of ``rel`` in blob ``sig`` (None if absent); not checked here."""
+        try:
+            with open(os.path.join(self.blob_dir(sig), *rel.split("/")), "rb") as f:
+                return f.read()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+
+    def read_meta(self, sig: str) -> bytes | None:
+        """The metadata of ``sig`` kept by ``put_meta`` (None if absent); marks the value as used (LRU)."""
+        local = self.blob_dir(sig)
+        try:
+            with open(os.path.join(local, META_NAME), "rb") as f:
+                data = f.read()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        _touch(local)
+        return data
+
+    def put_meta(self, sig: str, data: bytes) -> None:
+        """Keep ``data``, the committed metadata of ``sig`` (replacing a different copy: the store replaced it)."""
+        local = self.blob_dir(sig)
+        target = os.path.join(local, META_NAME)
+        try:
+            with open(target, "rb") as f:
+                if f.read() == data:
+                    _touch(local)  # used (LRU): a value read from its inline copy touches nothing else here
+                    return
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        tmp = atomic.temp_name(os.path.join(self.directory, "tmp"), "m-")
+        try:
+            with open(tmp, "xb") as out:  # not fsynced, as no copy in the cache is: a lost one is fetched again
+                out.write(data)
+            os.makedirs(local, exist_ok=True)
+            os.replace(tmp, target)
+        finally:
+            atomic.remove(tmp)
+        self._meta_added += len(data)
+        if self._meta_added >= self.max_bytes // 16:  # values kept inline fetch no blob, so fetch never evicts
+            self._meta_added = 0
+            self.evict(keep=sig)
+
+    def drop_meta(self, sig: str) -> None:
+        atomic.remove(os.path.join(self.blob_dir(sig), META_NAME))
 
     def _download(self, remote: BinaryIO, target: str, algorithm: str, expect: dict | None = None) -> dict | None:
         """Stream ``remote`` to ``target`` (via a temporary name), checksumming on the way; None (and nothing

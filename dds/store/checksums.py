@@ -85,3 +85,21 @@ def _entry(digest: Any, size: int, algorithm: str) -> dict:
     if algorithm != _LEGACY:
         entry["algorithm"] = algorithm
     return entry
+
+
+def checksum_keeping(f: BinaryIO, algorithm: str = DEFAULT, keep: int = 0) -> tuple[dict, bytes | None]:
+    """``checksum_of(f)``, plus the file's bytes when it has at most ``keep`` of them (else None): one read
+    serves both the metadata's checksum and a small value's inline copy (see ``inline.py``)."""
+    head = b""
+    while len(head) <= keep:
+        chunk = f.read(keep + 1 - len(head))
+        if not chunk:
+            return checksum_of_bytes(head, algorithm), head
+        head += chunk
+    digest = _ALGORITHMS.get(algorithm, _ALGORITHMS[DEFAULT])()
+    digest.update(head)
+    size = len(head)
+    while chunk := f.read(_CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+    return _entry(digest, size, algorithm), None

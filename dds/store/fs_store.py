@@ -25,7 +25,7 @@ from urllib.parse import unquote
 from ..codecs import PICKLE, Codec, NotSuitable, capability, codec_for, codec_named
 from ..errors import CodecError, DamagedDataError, NotFoundError, StoreError
 from ..paths import path_parts, validate_path
-from . import checksums, signing
+from . import checksums, inline, signing
 from .layout import check_sig, is_sig, safe_relative
 from .maintainable import MaintainableStore
 from .sigset import SigSet
@@ -39,6 +39,9 @@ class FsStore(MaintainableStore):
     """A store rooted at ``root`` on the fsspec file system ``fs`` (no view for people by default)."""
 
     kind = "fsspec"
+    #: A value of one file of at most this many bytes is also written into its metadata (``inline.py``); 0: never.
+    #: Every store reads such metadata; only stores whose blob reads cost a request write it (FsspecStore).
+    inline_max = 0
 
     def __init__(self, fs: Any, root: str) -> None:
         self.fs = fs
@@ -117,7 +120,8 @@ class FsStore(MaintainableStore):
                         f"Cannot store {where}: codec {codec.name!r} failed to write a "
                         f"{type(value).__module__}.{type(value).__qualname__}: {exc}"
                     ) from exc
-            files = {prefix + rel: info for rel, info in self._file_info(staging, follower.checksums).items()}
+            small: dict[str, bytes] | None = {} if self.inline_max and _reads_through_open(codec.name) else None
+            files = {prefix + rel: info for rel, info in self._file_info(staging, follower.checksums, small).items()}
             if not files:
                 raise CodecError(f"Codec {codec.name!r} wrote no file for {meta.get('path') or sig}.")
             full = {
@@ -127,6 +131,11 @@ class FsStore(MaintainableStore):
                 "files": files,
                 "stored_at": datetime.now(timezone.utc).isoformat(),
             }
+            full.pop(inline.FIELD, None)  # never a field of the caller's record (a promoted copy's is the source's)
+            if small:
+                copy = inline.field_for(files, {prefix + rel: data for rel, data in small.items()}, self.inline_max)
+                if copy is not None:
+                    full[inline.FIELD] = copy
             full = signing.sign(sig, full)  # with a signing key: an HMAC of all of the above
             # one line, no indent: json's C encoder (with indent it encodes in Python, ~10x slower for the
             # signature tree); read with json.loads as before, `dds show` prints it indented
@@ -162,7 +171,7 @@ class FsStore(MaintainableStore):
             if meta is None:
                 raise NotFoundError(f"No value with signature {sig} is in the {self.describe()}.")
         signing.check(sig, meta, self)  # with a signing key: refuse an unsigned or foreign value, unread
-        fs, blob = self._readable_blob(sig, meta)
+        fs, blob = self._inline_blob(sig, meta) or self._readable_blob(sig, meta)
         where = meta.get("path") or f"signature {sig}"
         try:
             codec = codec_named(meta["codec"])
@@ -176,6 +185,24 @@ class FsStore(MaintainableStore):
                 f"Re-run the function to recompute it."
             ) from exc
 
+    def _inline_blob(self, sig: str, meta: dict) -> tuple[Any, str] | None:
+        """``(in-memory files, folder)`` of a value whose metadata carries its bytes (``inline.py``), checked
+        against the sizes and checksums in ``meta`` exactly as the blob's files would be; None when ``meta`` has
+        no usable inline copy (the blob is read). Damaged inline bytes are a DamagedDataError, never decoded."""
+        if inline.FIELD not in meta or not _reads_through_open(meta.get("codec")):
+            return None
+        self.check_listed_files(sig, meta)
+        try:
+            contents = inline.contents_of(meta)
+        except inline.InlineError as exc:
+            raise DamagedDataError(self._damaged(meta.get("path"), sig, f"{exc} (in its metadata)")) from None
+        if contents is None:
+            return None
+        blob = self.blob_dir(sig)
+        for rel, data in contents.items():
+            self.check_file(sig, meta, rel, checksums.checksum_of_bytes(data, checksums.algorithm_of(meta["files"][rel])))
+        return inline.MemoryFiles({f"{blob}/{rel}": data for rel, data in contents.items()}), blob
+
     def _readable_blob(self, sig: str, meta: dict) -> tuple[Any, str]:
         """``(file system, folder)`` holding blob ``sig``'s files, verified against ``meta``: what ``read``
         decodes (a store with a local cache answers with its verified copy)."""
@@ -183,7 +210,8 @@ class FsStore(MaintainableStore):
         return self.fs, self.blob_dir(sig)
 
     def verify(self, sig: str, meta: dict) -> None:
-        """Check every file of blob ``sig`` against the sizes and checksums in ``meta``."""
+        """Check every file of blob ``sig`` against the sizes and checksums in ``meta``, and so the inline copy
+        ``meta`` may carry (a writer keeping an existing value, and ``dds verify``, must not trust a bad one)."""
         blob = self.blob_dir(sig)
         self.check_listed_files(sig, meta)
         for rel, want in sorted(meta["files"].items()):
@@ -192,6 +220,8 @@ class FsStore(MaintainableStore):
             except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
                 raise DamagedDataError(self._damaged(meta.get("path"), sig, f"the file {rel} is missing")) from None
             self.check_file(sig, meta, rel, got)
+        if inline.FIELD in meta:
+            self._inline_blob(sig, meta)
 
     def check_listed_files(self, sig: str, meta: dict) -> None:
         """DamagedDataError unless ``meta`` lists at least one file, every name staying inside the blob."""
@@ -483,14 +513,21 @@ class FsStore(MaintainableStore):
         return f"delete {self.blob_dir(sig)} and {self.meta_file(sig)}"
 
     # ----------------------------------------------------------------- helpers
-    def _file_info(self, directory: str, known: dict | None = None) -> dict:
+    def _file_info(self, directory: str, known: dict | None = None, small: dict | None = None) -> dict:
         """``{relative posix name: {"size", "checksum"}}`` for every file below ``directory``; the entries in
-        ``known`` (taken while the files were written) are not read again."""
+        ``known`` (taken while the files were written) are not read again. With ``small`` (a dict), the bytes of
+        each file of at most ``inline_max`` bytes are put there too, from the same read (an inline copy)."""
         known = known or {}
         info = {}
         for full in sorted(self._find(directory)):
             rel = full[len(directory) + 1 :]
-            info[rel] = known.get(rel) or self._checksum(full)
+            if known.get(rel) or small is None:
+                info[rel] = known.get(rel) or self._checksum(full)
+                continue
+            with self.fs.open(full, "rb") as f:
+                info[rel], data = checksums.checksum_keeping(f, keep=self.inline_max)
+            if data is not None:
+                small[rel] = data
         return info
 
     def _checksum(self, path: str, algorithm: str = checksums.DEFAULT) -> dict:
@@ -516,6 +553,15 @@ class _NotFollowed:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+def _reads_through_open(codec_name: Any) -> bool:
+    """Whether the codec of a stored value decodes from ``fs.open`` alone (its ``reads_through_open``), so it
+    can be handed bytes held in memory (an inline copy, a blob fetched whole)."""
+    try:
+        return capability(codec_named(codec_name), "reads_through_open")
+    except CodecError:  # unknown, or refused in safe mode: the blob path reports it with its own message
+        return False
 
 
 def _stamp(info: dict) -> float | None:

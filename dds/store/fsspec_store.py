@@ -19,6 +19,7 @@ import errno
 import functools
 import inspect
 import io
+import json
 import logging
 import os
 import threading
@@ -31,9 +32,9 @@ from ..codecs import capability, codec_named
 from ..errors import CodecError, DamagedDataError, StoreError
 from ..filesystems import OBJECT_STORES, is_local, protocols
 from ..paths import path_parts
-from . import atomic, checksums, signing
-from .cache import DEFAULT_BYTES, BlobCache
-from .fs_store import FsStore, _mismatch
+from . import atomic, checksums, inline, signing
+from .cache import DEFAULT_BYTES, META_NAME, BlobCache
+from .fs_store import FsStore, _mismatch, _reads_through_open
 from .layout import check_inside, check_sig, safe_relative
 from .lease import DEFAULT_SECONDS, Lease, is_finished
 
@@ -61,6 +62,7 @@ class FsspecStore(FsStore):
     # defaults for subclasses with their own constructor (dbfs): no cache, the default lease
     cache: BlobCache | None = None
     lease_seconds = DEFAULT_SECONDS
+    inline_max = inline.MAX_BYTES  # every blob read costs a request (S3) or a network round trip (DBFS's FUSE)
     _writing = threading.local()  # per write: whether and where it fills the cache
 
     def __init__(self, url: str | None = None, data_dir: str | None = None, internal_dir: str | None = None,
@@ -179,19 +181,24 @@ class FsspecStore(FsStore):
             if have != files[rel]:
                 raise DamagedDataError(self._damaged(meta.get("path"), sig, _mismatch(rel, have, files[rel])))
             contents[full] = body
-        return _Fetched(contents), blob
+        return inline.MemoryFiles(contents), blob
 
-    def _file_info(self, directory: str, known: dict | None = None) -> dict:
-        """While a write fills the cache: checksum each new file as it is copied into the cache (one read)."""
+    def _file_info(self, directory: str, known: dict | None = None, small: dict | None = None) -> dict:
+        """While a write fills the cache: checksum each new file as it is copied into the cache (one read); a
+        small file's inline copy (``small``) is read back from the cache's copy, not from the store."""
         fill = getattr(self._writing, "fill", None)
         if self.cache is None or fill is None or known:
-            return super()._file_info(directory, known)
+            return super()._file_info(directory, known, small)
         sig, prefix = fill
         info = {}
         for full in sorted(self._find(directory)):
             rel = full[len(directory) + 1 :]
             with self.fs.open(full, "rb") as f:
                 info[rel] = self.cache.put(sig, prefix + rel, f)
+            if small is not None and info[rel]["size"] <= self.inline_max:
+                data = self.cache.read_file(sig, prefix + rel)
+                if data is not None:
+                    small[rel] = data  # checked against info[rel] before it is inlined (inline.field_for)
         self.cache.evict(keep=sig)
         return info
 
@@ -211,7 +218,10 @@ class FsspecStore(FsStore):
         """Every write (a value's, or a promoted copy's): fills the cache, and says what a remote fault means."""
         try:
             self._writing.read_by_cluster = capability(codec, "read_by_cluster")
-            return super()._write_with(codec, sig, value, meta)
+            committed = super()._write_with(codec, sig, value, meta)
+            if self.cache is not None and not self._writing.read_by_cluster:
+                self._cache_meta(sig, committed)
+            return committed
         except (OSError, CodecError) as exc:
             refused = self._refused(f"Cannot store {meta.get('path') or f'signature {sig}'}", exc)
             if refused is exc:
@@ -326,7 +336,9 @@ class FsspecStore(FsStore):
         memo = getattr(reads.scope, "memo", None)
         if memo is not None:
             if path not in memo:
-                memo[path] = self._fetch_small(path)
+                memo[path] = data = self._fetch_small(path)
+                if data is not None and path.endswith(".ref") and path.startswith(self._at("refs") + "/"):
+                    reads.scope.pointed.add(data.decode("ascii", "replace").strip())
             return memo[path]
         held = reads.take(path)
         return held if held is not None else self._fetch_small(path)
@@ -356,10 +368,12 @@ class FsspecStore(FsStore):
             yield
             return
         reads.scope.memo = memo = {}
+        reads.scope.pointed = set()  # signatures the refs read by this plan point at
         try:
             yield
         finally:
             reads.scope.memo = None
+            reads.scope.pointed = set()
             meta_dir = self._at("meta") + "/"
             reads.hold({p: data for p, data in memo.items() if data is not None and p.startswith(meta_dir)})
 
@@ -371,17 +385,68 @@ class FsspecStore(FsStore):
         return reads
 
     def read(self, sig: str, meta: dict | None = None) -> Any:
-        """As the store's ``read``; when ``meta`` was held from a plan and no longer matches the files (the value
-        was replaced or deleted since), the metadata is read again from the store and that is what is read."""
+        """As the store's ``read``; when ``meta`` was held from a plan (or served by the local cache) and no longer
+        matches the files (the value was replaced or deleted since) or no longer verifies, the metadata is read
+        again from the store and that is what is read. With a local cache, the metadata of every value read is
+        kept there too (what a later plan reads instead of the store's copy, see ``read_meta``)."""
         try:
-            return super().read(sig, meta)
+            value = super().read(sig, meta)
         except (DamagedDataError, signing.UntrustedValueError):
             if meta is None or not self._reads.was_held(self.meta_file(sig)):
                 raise
-            fresh = super().read_meta(sig)
+            fresh = self._fetch_meta(sig)
             if fresh is None or fresh == meta:
                 raise
-            return super().read(sig, fresh)
+            value = super().read(sig, fresh)
+            meta = fresh
+        if self.cache is not None and meta is not None and not _read_by_cluster(meta.get("codec")):
+            self._cache_meta(sig, meta)
+        return value
+
+    def read_meta(self, sig: str) -> dict | None:
+        """As every store reads it; while a plan is made (``planning``), the metadata of a value this machine's
+        local cache holds is read from the cache when a ref this plan read points at that value: committed
+        metadata is never changed in place but replaced whole by one that names another intact copy of the same
+        value, so a cached copy is as good as the store's for loading (the signing check still runs on it before
+        a byte is decoded, and ``read`` falls back to the store's copy if it fails). Only for a value a path points
+        at (which ``gc`` never deletes): a cached value the store no longer holds must be planned as missing, or
+        its keep would find nothing to point the path at. Never outside a plan: ``gc`` and ``verify`` judge the
+        store by its own files."""
+        if self.cache is not None:
+            memo = getattr(self._reads.scope, "memo", None)
+            where = self.meta_file(sig)
+            if memo is not None and where not in memo and sig in self._reads.scope.pointed:
+                cached = self.cache.read_meta(sig)
+                if cached is not None and self._usable_cached_meta(sig, where, cached):
+                    memo[where] = cached
+        return super().read_meta(sig)
+
+    def _usable_cached_meta(self, sig: str, where: str, data: bytes) -> bool:
+        """Whether the cached metadata ``data`` of ``sig`` parses and is that signature's (else it is dropped)."""
+        try:
+            meta = self._parse_meta(sig, where, data)
+        except DamagedDataError:
+            meta = None
+        if meta is None or meta.get("signature", sig) != sig:
+            self.cache.drop_meta(sig)
+            return False
+        return True
+
+    def _fetch_meta(self, sig: str) -> dict | None:
+        """The metadata of ``sig`` read from the store itself (never a plan's or the cache's copy)."""
+        where = self.meta_file(sig)
+        self._reads.forget(where)
+        data = self._fetch_small(where)
+        return None if data is None else self._parse_meta(sig, where, data)
+
+    def _cache_meta(self, sig: str, meta: dict) -> None:
+        """Keep committed metadata in the local cache, next to the blob's copy (evicted with it)."""
+        if META_NAME in (meta.get("files") or {}):  # a file of the value itself has that name: not kept
+            return
+        try:
+            self.cache.put_meta(sig, json.dumps(meta, indent=1, sort_keys=True).encode("utf-8"))
+        except OSError as exc:  # a full or read-only cache disk costs requests, never the value
+            log.debug("dds: cache: could not keep the metadata of %s (%s)", sig[:10], exc)
 
     @property
     def _single_get(self) -> bool:
@@ -483,15 +548,6 @@ def _read_by_cluster(codec_name: Any) -> bool:
         return False
 
 
-def _reads_through_open(codec_name: Any) -> bool:
-    """Whether the codec of a stored value can decode bytes held in memory (its ``reads_through_open``): blobs
-    up to _FETCH_MAX bytes of such codecs are fetched whole, once."""
-    try:
-        return capability(codec_named(codec_name), "reads_through_open")
-    except CodecError:
-        return False
-
-
 _FETCH_MAX = 32 * 2**20
 
 
@@ -542,23 +598,6 @@ class _PlannedReads:
     def was_held(self, path: str) -> bool:
         with self._lock:
             return path in self._served
-
-
-class _Fetched:
-    """A blob's files fetched and verified, as the read-only file system a codec decodes from."""
-
-    protocol = ("dds-fetched",)
-
-    def __init__(self, contents: dict[str, bytes]) -> None:
-        self._contents = contents
-
-    def open(self, path: str, mode: str = "rb", **_: Any) -> io.BytesIO:
-        if mode != "rb":
-            raise PermissionError(f"{path}: a fetched blob is read-only")
-        try:
-            return io.BytesIO(self._contents[path])
-        except KeyError:
-            raise FileNotFoundError(path) from None
 
 
 @functools.lru_cache(maxsize=None)

@@ -20,7 +20,7 @@ from .cache import _Tee
 from .fs_store import FsStore
 
 # Fields a store adds to the metadata it commits; the rest is the record of the run, copied unchanged.
-_STORE_FIELDS = ("codec", "file_name", "files", "stored_at")
+_STORE_FIELDS = ("codec", "file_name", "files", "stored_at", "inline")  # inline: names the source's files
 
 
 class Promoted(NamedTuple):
