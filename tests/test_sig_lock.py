@@ -211,3 +211,23 @@ def test_a_forked_child_holds_none_of_its_parents_locks(tmp_path):
         assert os.waitstatus_to_exitcode(status) == 0
         assert _probe(tmp_path, SIG_A) == "busy"  # the child's exit dropped only its own locks
     assert _probe(tmp_path, SIG_A) == "free"
+
+
+
+def test_a_store_deleted_and_made_again_in_one_process_locks_its_new_file(tmp_path, monkeypatch):
+    """The lock file is found again by (device, inode). After its store is deleted, a new lock file may get the
+    old one's inode number; the process must then lock the new file, or its lock would exclude nobody. The
+    reuse is set up exactly: the registry holds, under the new file's inode, a descriptor of a deleted file."""
+    root = tmp_path / "store"
+    (root / "locks").mkdir(parents=True)
+    deleted = tmp_path / "deleted.lock"
+    fd = os.open(deleted, os.O_RDWR | os.O_CREAT)
+    os.unlink(deleted)
+    new = root / "locks" / sig_lock.FILE_NAME
+    new.touch()
+    st = os.stat(new)
+    monkeypatch.setitem(sig_lock._files, (st.st_dev, st.st_ino), sig_lock._LockFile(fd))
+    store = create_store("local", internal_dir=str(root))
+    with store.lock(SIG_A):
+        assert _probe(root, SIG_A) == "busy"
+    assert _probe(root, SIG_A) == "free"

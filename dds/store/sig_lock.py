@@ -154,13 +154,15 @@ def lock_file(directory: str) -> _LockFile:
             st = None
         if st is not None:
             known = _files.get((st.st_dev, st.st_ino))
-            if known is not None:
+            if known is not None and os.fstat(known.fd).st_nlink > 0:
                 return known
+            # else a file deleted with its store, whose inode number the new file reuses: a lock on the old
+            # one would exclude nobody (its descriptor stays open: closing it could drop locks still held)
         os.makedirs(directory, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
         st = os.fstat(fd)
         known = _files.get((st.st_dev, st.st_ino))
-        if known is not None:  # created by a race between our stat and open: cannot happen under _files_lock
+        if known is not None and os.fstat(known.fd).st_nlink > 0:  # cannot happen under _files_lock
             return known  # (keep fd open: closing it would drop the locks taken through ``known``)
         made = _files[(st.st_dev, st.st_ino)] = _LockFile(fd)
         return made
