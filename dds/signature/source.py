@@ -129,7 +129,7 @@ def parse_file(filename: str) -> ParsedModule:
     # Text from linecache (a notebook cell) is checked too: its name may have been reused for other code
     # (with IPYKERNEL_CELL_NAME set, as debuggers do, every cell has the same name).
     parsed = ParsedModule(filename, tree, newer_than_process=st is None or _may_not_be_running(filename, st),
-                          text_digest=None if st is None else xxhash.xxh3_128_hexdigest(text.encode()))
+                          text_digest=None if st is None else _text_digest(text))
     parsed.index()
     _parsed[filename] = (key, parsed)
     return parsed
@@ -168,9 +168,8 @@ _lines: dict[str, tuple[object, list[str], str]] = {}  # filename -> ((size, mti
 def _trusted_file(filename: str) -> tuple[object, list[str], str] | None:
     """A real source file whose code is the code running (no check needs to compile it whole), memoised:
     ``(stat key, its lines, digest of its text)``; else None."""
-    try:
-        st = os.stat(filename)
-    except OSError:
+    st = _stat(filename)
+    if st is None:
         return None
     key = (st.st_size, st.st_mtime_ns)
     cached = _lines.get(filename)
@@ -178,13 +177,31 @@ def _trusted_file(filename: str) -> tuple[object, list[str], str] | None:
         return cached
     if _may_not_be_running(filename, st):
         return None  # the full path compares the file with the running code
+    text = _text_of(filename)
+    if text is None:
+        return None
+    entry = _lines[filename] = (key, text.splitlines(keepends=True), _text_digest(text))
+    return entry
+
+
+def _stat(filename: str) -> os.stat_result | None:
+    try:
+        return os.stat(filename)
+    except OSError:
+        return None
+
+
+def _text_of(filename: str) -> str | None:
+    """A source file's text, decoded as Python decodes it (its coding line); None when it cannot be read."""
     try:
         with tokenize.open(filename) as f:
-            text = f.read()
+            return f.read()
     except (OSError, SyntaxError):
         return None
-    entry = _lines[filename] = (key, text.splitlines(keepends=True), xxhash.xxh3_128_hexdigest(text.encode()))
-    return entry
+
+
+def _text_digest(text: str) -> str:
+    return xxhash.xxh3_128_hexdigest(text.encode())
 
 
 _texts: dict[str, tuple[object, str | None]] = {}  # filename -> ((size, mtime), digest of its text now)
@@ -193,19 +210,15 @@ _texts: dict[str, tuple[object, str | None]] = {}  # filename -> ((size, mtime),
 def current_text_digest(filename: str) -> str | None:
     """Digest of ``filename``'s text as it is on disk now (computed as ``running_source_digest`` computes it),
     whether or not it is the code running; memoised per (size, mtime). None when it cannot be read."""
-    try:
-        st = os.stat(filename)
-    except OSError:
+    st = _stat(filename)
+    if st is None:
         return None
     key = (st.st_size, st.st_mtime_ns)
     cached = _texts.get(filename)
     if cached is not None and cached[0] == key:
         return cached[1]
-    try:
-        with tokenize.open(filename) as f:
-            found = xxhash.xxh3_128_hexdigest(f.read().encode())
-    except (OSError, SyntaxError):
-        found = None
+    text = _text_of(filename)
+    found = None if text is None else _text_digest(text)
     _texts[filename] = (key, found)
     return found
 
